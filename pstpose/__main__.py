@@ -1,0 +1,5 @@
+import sys
+
+from pstpose.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+import pytest
+
+from pstpose.config import (
+    ConfigError, ModelConfig, apply_overrides, from_dict, load_yaml, model_config_from_dict,
+    model_preset, to_dict,
+)
+
+
+def test_round_trip_through_plain_data():
+    cfg = model_preset("vitpose-s")
+    assert from_dict(ModelConfig, to_dict(cfg)) == cfg
+
+
+def test_overrides_parse_yaml_values_and_validate():
+    cfg = apply_overrides(model_preset("tiny"), ["fcg.num_clusters=32", "dsf.offset_range=1.5", "dfe.enabled=false"])
+    assert cfg.fcg.num_clusters == 32 and cfg.dsf.offset_range == 1.5 and cfg.dfe.enabled is False
+    with pytest.raises(ConfigError, match="fcg.num_clusters"):
+        apply_overrides(cfg, ["fcg.num_clusters=many"])
+    with pytest.raises(ConfigError, match="unknown key fcg.nope"):
+        apply_overrides(cfg, ["fcg.nope=1"])
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides(cfg, ["fcg.num_clusters"])
+
+
+def test_unknown_keys_are_named():
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['depht'\] in model.backbone"):
+        model_config_from_dict({"preset": "tiny", "backbone": {"depht": 3}})
+
+
+def test_preset_supplies_defaults():
+    cfg = model_config_from_dict({"preset": "vitpose-h", "frames_per_side": 2})
+    assert cfg.backbone.embed_dim == 1280 and cfg.num_frames == 5
+    with pytest.raises(ConfigError, match="unknown model preset"):
+        model_preset("vitpose-xl")
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_yaml(bad)
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        load_yaml(tmp_path / "missing.yaml")
