@@ -1,0 +1,59 @@
+"""Atomic file output: write to a temporary file in the same folder, then rename.
+
+A crash or an error while writing never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+class OutputError(OSError):
+    """An output path cannot be written; the message names it."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    For libraries that want a filename (torch.save, safetensors, PyAV, cv2.imwrite).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w") -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for writing; renamed onto ``path`` on success."""
+    if mode not in ("w", "wb"):
+        raise ValueError("atomic_open writes only ('w' or 'wb')")
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_json(path: str | Path, data: Any, indent: int | None = None) -> None:
+    """Atomically write JSON (NaN/inf refused: they are not valid JSON)."""
+    text = json.dumps(data, indent=indent, allow_nan=False)
+    with atomic_open(path, "w") as fh:
+        fh.write(text)

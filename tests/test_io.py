@@ -1,0 +1,34 @@
+import json
+import os
+
+import pytest
+
+from pstpose.io import OutputError, atomic_open, write_json
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as fh:
+            fh.write("{partial")
+            raise RuntimeError("boom")
+    assert not target.exists()
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_json_replaces_atomically(tmp_path):
+    target = tmp_path / "sub" / "out.json"
+    write_json(target, {"a": 1})
+    write_json(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 2}
+    assert os.listdir(target.parent) == ["out.json"]
+    with pytest.raises(ValueError):
+        write_json(target, {"a": float("nan")})
+    assert json.loads(target.read_text()) == {"a": 2}
+
+
+def test_unwritable_location_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="file"):
+        write_json(blocker / "out.json", {})
