@@ -18,6 +18,12 @@ class OutputError(OSError):
     """An output path cannot be written; the message names it."""
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
@@ -29,6 +35,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
         os.close(fd)
+        # mkstemp creates 0600; give the final file the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_current_umask())
     except OSError as exc:
         raise OutputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     tmp_path = Path(tmp)

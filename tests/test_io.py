@@ -32,3 +32,12 @@ def test_unwritable_location_is_named(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OutputError, match="file"):
         write_json(blocker / "out.json", {})
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
