@@ -3,6 +3,7 @@ for long videos in flat memory) and ``write_video``."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,10 +142,7 @@ def write_video(path: str | Path, frames, fps: float = FPS, crf: int = 18) -> Pa
             stream = container.add_stream("libx264", rate=int(round(fps)))
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             stream.options = {"crf": str(crf)}
-            for img in [first] if first is not None else []:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")):
-                    container.mux(packet)
-            for img in it:
+            for img in itertools.chain([first], it):
                 if img.shape[:2] != (h, w):
                     raise ValueError(f"{path}: frame size changed from {w}x{h} to {img.shape[1]}x{img.shape[0]}")
                 for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")):

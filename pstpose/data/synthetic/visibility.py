@@ -75,7 +75,7 @@ def person_ground_truth(plan: ScenePlan, t: int, idx: int, person: PersonPlan, l
         if not (-margin <= x <= w - 1 + margin and -margin <= y <= h - 1 + margin):
             continue
         if x == 0.0 and y == 0.0:  # would read as "absent"
-            x = 1e-3
+            x = 0.01
         visible = 0.0
         xi, yi = int(round(x)), int(round(y))
         if 0 <= xi < w and 0 <= yi < h:

@@ -57,7 +57,7 @@ def annotation(person: PersonGT, img_id: int, index: int) -> dict:
         raise ValueError(f"more than {MAX_PERSONS_PER_FRAME} persons in image {img_id}")
     kps = []
     for x, y, v in person.keypoints:
-        kps += [_num(x), _num(y), int(v)]
+        kps += [0, 0, 0] if x == 0 and y == 0 and v == 0 else [_num(x), _num(y), int(v)]
     return {
         "bbox_head": [_num(v) for v in person.head_box],
         "keypoints": kps,
