@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -72,6 +73,7 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
     )
 
 
+@lru_cache(maxsize=4096)
 def shades(color: Color) -> tuple[Color, Color, Color]:
     """(shadow, base, highlight) versions of a colour, for the three-layer limb shading."""
     c = np.asarray(color, dtype=np.float64)

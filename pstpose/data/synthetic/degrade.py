@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from pstpose.data.synthetic.parts import PERSON_LABEL_STRIDE
-from pstpose.data.synthetic.scene import ScenePlan
+from pstpose.data.synthetic.scene import NOISE_PAD, NOISE_SCALE, ScenePlan
 from pstpose.keypoints import NUM_JOINTS
 
 MAX_BLUR = 31  # longest blur kernel, pixels
@@ -90,6 +90,8 @@ def apply_degradations(image: np.ndarray, labels: np.ndarray, plan: ScenePlan, t
     defocus = rng.random() < preset.defocus_prob
     flicker = rng.random() < preset.flicker_prob
     flicker_gain = rng.uniform(0.55, 1.45)
+    noise_dy, noise_dx = (int(v) for v in rng.integers(0, NOISE_PAD + 1, size=2))
+    noise_sign = 1.0 if rng.random() < 0.5 else -1.0
     motion_blur_people(image, labels, plan, t)
     image = camera_blur(image, plan, t)
     if defocus:
@@ -101,6 +103,10 @@ def apply_degradations(image: np.ndarray, labels: np.ndarray, plan: ScenePlan, t
     lut = lut.astype(np.uint8).reshape(256, 1, 3)
     image = cv2.LUT(image, lut)
     if preset.noise_sigma > 0:
-        noise = rng.standard_normal(image.shape, dtype=np.float32) * preset.noise_sigma
-        image = np.clip(image.astype(np.float32) + noise + 0.5, 0, 255).astype(np.uint8)
+        # a random crop of the video's noise bank, with a random sign: white-looking noise at a
+        # fraction of the cost of drawing fresh normal numbers every frame
+        bank = plan.noise_bank[noise_dy : noise_dy + plan.height, noise_dx : noise_dx + plan.width]
+        scale = noise_sign * preset.noise_sigma / NOISE_SCALE
+        noisy = cv2.scaleAdd(bank.astype(np.float32), scale, image.astype(np.float32))
+        image = cv2.convertScaleAbs(np.maximum(noisy, 0.0, out=noisy))  # round and saturate to uint8
     return image

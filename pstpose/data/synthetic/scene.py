@@ -19,6 +19,8 @@ from pstpose.data.synthetic.presets import SynthPreset
 from pstpose.data.synthetic.skeleton import Body3D, BodyShape, forward_kinematics, sample_body
 
 MAX_PEOPLE = 60
+NOISE_PAD = 32
+NOISE_SCALE = 32.0  # the noise bank stores N(0, 1) * NOISE_SCALE as int8
 OCCLUDER_KINDS = ("pole", "crate", "bush", "wall", "sign")
 
 
@@ -61,6 +63,7 @@ class ScenePlan:
     color_gain: np.ndarray  # (3,) per-channel white balance of this video
     light_period: float
     light_phase: float
+    noise_bank: np.ndarray  # (H + NOISE_PAD, W + NOISE_PAD, 3) int8 unit-ish noise, cropped per frame
 
 
 def project_all(camera: Camera, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +146,8 @@ def plan_scene(
         color_gain=rng.uniform(0.92, 1.08, size=3),
         light_period=float(rng.uniform(30, 90)),
         light_phase=float(rng.uniform(0, 2 * np.pi)),
+        noise_bank=np.clip(rng.standard_normal((height + NOISE_PAD, width + NOISE_PAD, 3), dtype=np.float32)
+                           * NOISE_SCALE, -127, 127).astype(np.int8),
     )
 
 
