@@ -117,7 +117,10 @@ def generate_dataset(
     overwrite: bool = False,
 ) -> dict:
     """Write ``videos`` train and ``val_videos`` val sequences under ``out_dir`` and return the
-    summary (also written to ``out_dir/synthetic_summary.json``)."""
+    summary (also written to ``out_dir/synthetic_summary.json``).
+
+    ``workers > 1`` renders sequences in spawned processes (safe with OpenCV's threads); a script
+    that calls it must do so under ``if __name__ == "__main__":``."""
     out = Path(out_dir)
     if val_videos is None:
         val_videos = max(1, videos // 4)
