@@ -1,0 +1,126 @@
+"""PoseTrack18 per-sequence files, with the real release's structure and key names.
+
+Ids follow the real pattern: image id = "1" + 6-digit video number + 4-digit frame index
+(10094730000 is frame 0 of video 009473), ``frame_id`` equals the image id as in the real files,
+and an annotation id is the image id followed by a 2-digit person index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pstpose.data.synthetic.visibility import PersonGT
+from pstpose.io import OutputError, atomic_path
+from pstpose.keypoints import JOINT_NAMES, POSETRACK18_SKELETON_1BASED
+
+MAX_FRAMES = 10_000  # the 4-digit frame field of an image id
+MAX_PERSONS_PER_FRAME = 100  # the 2-digit person field of an annotation id
+
+
+def sequence_name(video_number: int, split: str) -> str:
+    if not 0 <= video_number <= 999_999:
+        raise ValueError(f"video number must have at most 6 digits, got {video_number}")
+    return f"{video_number:06d}_mpii_{'train' if split == 'train' else 'test'}"
+
+
+def image_id(video_number: int, frame: int) -> int:
+    if not 0 <= frame < MAX_FRAMES:
+        raise ValueError(f"frame index {frame} does not fit the 4-digit PoseTrack image id")
+    return int(f"1{video_number:06d}{frame:04d}")
+
+
+def categories() -> list[dict]:
+    return [
+        {
+            "supercategory": "person",
+            "id": 1,
+            "name": "person",
+            "keypoints": list(JOINT_NAMES),
+            "skeleton": [list(pair) for pair in POSETRACK18_SKELETON_1BASED],
+        }
+    ]
+
+
+def _num(v: float) -> float:
+    """Two decimals: sub-pixel enough, and stable bytes."""
+    r = round(float(v), 2)
+    return 0.0 if r == 0 else r
+
+
+def annotation(person: PersonGT, img_id: int, index: int) -> dict:
+    if index >= MAX_PERSONS_PER_FRAME:
+        raise ValueError(f"more than {MAX_PERSONS_PER_FRAME} persons in image {img_id}")
+    kps = []
+    for x, y, v in person.keypoints:
+        kps += [0, 0, 0] if x == 0 and y == 0 and v == 0 else [_num(x), _num(y), int(v)]
+    return {
+        "bbox_head": [_num(v) for v in person.head_box],
+        "keypoints": kps,
+        "track_id": int(person.track_id),
+        "image_id": img_id,
+        "bbox": [_num(v) for v in person.bbox],
+        "scores": [],
+        "category_id": 1,
+        "id": img_id * 100 + index,
+        "iscrowd": False,
+        "num_keypoints": int((person.keypoints[:, 2] > 0).sum()),
+    }
+
+
+def sequence_json(
+    video_number: int,
+    split: str,
+    persons_per_frame: list[list[PersonGT]],
+    width: int,
+    height: int,
+    label_every: int,
+) -> dict:
+    """The file content. Every frame is listed in ``images``; annotations only for labeled ones
+    (frames ``t % label_every == 0``), like the real release."""
+    name = sequence_name(video_number, split)
+    folder = "train" if split == "train" else "val"
+    nframes = len(persons_per_frame)
+    images, annotations = [], []
+    for t, persons in enumerate(persons_per_frame):
+        img_id = image_id(video_number, t)
+        labeled = t % label_every == 0
+        images.append(
+            {
+                "has_no_densepose": True,
+                "is_labeled": labeled,
+                "file_name": f"images/{folder}/{name}/{t:06d}.jpg",
+                "nframes": nframes,
+                "frame_id": img_id,
+                "vid_id": f"{video_number:06d}",
+                "id": img_id,
+                "width": width,
+                "height": height,
+            }
+        )
+        if labeled:
+            annotations += [annotation(p, img_id, i) for i, p in enumerate(persons)]
+    return {"categories": categories(), "images": images, "annotations": annotations}
+
+
+def write_file(path: str | Path, data: bytes) -> None:
+    """Atomic write of a dataset file, readable by others like any ordinary file (the temporary
+    file the atomic rename starts from is private)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+
+
+def write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise OutputError(f"{path}: JPEG encoding failed")
+    write_file(path, buf.tobytes())
+
+
+def write_json_file(path: Path, content: dict, indent: int | None = None) -> None:
+    write_file(path, json.dumps(content, indent=indent, allow_nan=False).encode("utf-8"))
