@@ -8,6 +8,7 @@ command-line style ``a.b.c=value`` strings (values parsed as YAML scalars).
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -369,6 +370,28 @@ def _set_dotted(data: dict, text: str) -> None:
     node[path[-1]] = value
 
 
+_SCI_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _scientific_floats(cls: Any, data: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; turn such strings into floats where ``cls``
+    declares a float, so ``lr: 1e-4`` and ``--set train.lr=1e-4`` mean what they say."""
+    if not (dataclasses.is_dataclass(cls) and isinstance(data, dict)):
+        return data
+    hints = typing.get_type_hints(cls)
+    out = dict(data)
+    for key, value in data.items():
+        tp = hints.get(key)
+        if tp is None:
+            continue
+        args = typing.get_args(tp)
+        if (tp is float or float in args) and isinstance(value, str) and _SCI_FLOAT.match(value.strip()):
+            out[key] = float(value)
+        elif dataclasses.is_dataclass(tp):
+            out[key] = _scientific_floats(tp, value)
+    return out
+
+
 def experiment_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """ExperimentConfig from plain data plus ``section.key=value`` overrides, fully validated."""
     data = merge_dict({}, data)  # a copy: overrides never touch the caller's mapping
@@ -382,8 +405,8 @@ def experiment_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()
             data[section] = {}
         if not isinstance(data[section], dict):
             raise ConfigError(f"{section}: expected a mapping, got {data[section]!r}")
-    model = model_config_from_dict(data["model"])
-    train = from_dict(TrainConfig, data["train"], prefix="train")
+    model = model_config_from_dict(_scientific_floats(ModelConfig, data["model"]))
+    train = from_dict(TrainConfig, _scientific_floats(TrainConfig, data["train"]), prefix="train")
     check_train_config(train)
     return ExperimentConfig(model=model, data=dict(data["data"]), train=train)
 
