@@ -1,11 +1,15 @@
 """Wires an :class:`~pstpose.config.ExperimentConfig` to the real model, dataset and validation.
 
-Kept apart from the loop so the loop can be tested with stand-ins. The data section is a plain
-mapping read by :func:`build_train_dataset`; keys used here:
+Kept apart from the loop so the loop can be tested with stand-ins. The data section is the
+data pipeline's configuration (``DataConfig`` when the package defines it); the keys used here:
 
-    root               folder the image paths of the annotations are relative to
-    train_annotations  folder (or file) of PoseTrack annotations for training
-    val_annotations    the same for validation (used by the validation hook)
+    root           dataset root, which holds the images and the annotation folders
+    format         annotation format ("auto", "pt17", "pt18", "pt21")
+    train_split    annotation folder name of the training split (default "train")
+
+The annotation folder of a split is the first that exists of ``root/annotations/<split>``
+(PoseTrack18, PoseTrack17 JSON), ``root/posetrack_data/<split>`` (PoseTrack21) and
+``root/posetrack_data/annotations/<split>``; ``train_annotations`` names one explicitly.
 """
 
 from __future__ import annotations
@@ -26,6 +30,38 @@ def _data_key(data: dict, key: str) -> Any:
     if data.get(key) in (None, ""):
         raise ConfigError(f"data.{key} is required to train (set it in the config or with --set data.{key}=...)")
     return data[key]
+
+
+ANNOTATION_LAYOUTS = ("annotations/{split}", "posetrack_data/{split}", "posetrack_data/annotations/{split}")
+
+
+def annotation_dir(data: dict, split_key: str = "train_split", explicit_key: str = "train_annotations") -> Path:
+    """The annotation folder (or merged file) of a split; see the module docstring."""
+    if data.get(explicit_key):
+        path = Path(data[explicit_key])
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: data.{explicit_key} not found")
+        return path
+    root = Path(_data_key(data, "root"))
+    split = data.get(split_key) or split_key.split("_")[0]
+    tried = [root / layout.format(split=split) for layout in ANNOTATION_LAYOUTS]
+    for path in tried:
+        if path.exists():
+            return path
+    raise FileNotFoundError(
+        f"{root}: no annotations for split {split!r} (looked for {', '.join(str(p) for p in tried)})"
+    )
+
+
+def check_data_matches_model(cfg: ExperimentConfig) -> None:
+    """The clip length and crop size are stated in both sections; they must agree."""
+    data, model = cfg.data, cfg.model
+    if "frames_per_side" in data and int(data["frames_per_side"]) != model.frames_per_side:
+        raise ConfigError(f"data.frames_per_side={data['frames_per_side']} but model.frames_per_side="
+                          f"{model.frames_per_side}; the clips must have the length the model expects")
+    if "input_size" in data and tuple(data["input_size"]) != tuple(model.image_size):
+        raise ConfigError(f"data.input_size={list(data['input_size'])} but model.image_size="
+                          f"{list(model.image_size)}")
 
 
 def build_model_from_experiment(cfg: ExperimentConfig, load_init_weights: bool = True) -> nn.Module:
@@ -59,12 +95,11 @@ def build_train_dataset(cfg: ExperimentConfig) -> Dataset:
         from pstpose.data.posetrack import load_sequences
     except ImportError as exc:
         raise ImportError(f"the PoseTrack data pipeline is not available in this installation ({exc})") from exc
-    root = Path(_data_key(cfg.data, "root"))
-    annotations = Path(_data_key(cfg.data, "train_annotations"))
-    if not annotations.exists():
-        raise FileNotFoundError(f"{annotations}: data.train_annotations not found")
-    sequences = load_sequences(annotations)
-    return PoseTrackClipDataset(sequences, root, _typed_data_config(cfg.data), train=True)
+    check_data_matches_model(cfg)
+    data = {k: v for k, v in cfg.data.items() if k != "train_annotations"}
+    data_config = _typed_data_config(data)
+    sequences = load_sequences(annotation_dir(cfg.data), format=cfg.data.get("format", "auto"))
+    return PoseTrackClipDataset(sequences, Path(_data_key(cfg.data, "root")), data_config, train=True)
 
 
 def build_from_experiment(cfg: ExperimentConfig, *, resume: bool = False, val_fn: ValFn | None = None,

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+
+PROCESS_GROUP_TIMEOUT = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ def setup_distributed(device: str = "auto") -> DistContext:
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     backend = "nccl" if dev.type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend, rank=rank, world_size=world)
+    # Generous timeout: the other ranks wait in a collective while rank 0 validates.
+    dist.init_process_group(backend=backend, rank=rank, world_size=world, timeout=PROCESS_GROUP_TIMEOUT)
     return DistContext(rank, world, local_rank, dev)
 
 

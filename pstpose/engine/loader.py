@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 TENSOR_KEYS = ("clip", "target", "target_weight")
 
@@ -27,7 +27,9 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         values = [item[key] for item in items]
         if isinstance(values[0], torch.Tensor):
             out[key] = torch.stack(values)
-        elif key not in ("meta",) and hasattr(values[0], "__array__"):
+        elif key == "meta":
+            out[key] = _collate_meta(values)
+        elif hasattr(values[0], "__array__"):
             out[key] = torch.stack([torch.as_tensor(v) for v in values])
         else:
             out[key] = values
@@ -35,6 +37,26 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if missing:
         raise ValueError(f"dataset items lack the field(s) {missing}; have {sorted(items[0])}")
     return out
+
+
+def _collate_meta(values: list) -> Any:
+    """torch's default batching of the meta dicts (numbers/strings/tensors), else a plain list:
+    the loop never reads meta, so a ragged field must not stop training."""
+    try:
+        return default_collate(values)
+    except (TypeError, RuntimeError):
+        return values
+
+
+def worker_init(worker_id: int) -> None:
+    """One torch and one OpenCV thread per loader worker: the workers are the parallelism."""
+    torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
 
 
 def loader_seed(seed: int, epoch: int, rank: int) -> int:
@@ -57,13 +79,20 @@ class EpochLoader:
             dataset, batch_size=batch_size, sampler=self.sampler, num_workers=workers,
             collate_fn=collate_clips, pin_memory=pin_memory, drop_last=False,
             generator=self.generator, persistent_workers=False,
+            worker_init_fn=worker_init if workers > 0 else None,
         )
+        self.dataset = dataset
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def epoch(self, epoch: int):
-        """An iterator over the batches of ``epoch`` (0-based)."""
+        """An iterator over the batches of ``epoch`` (0-based).
+
+        A dataset with ``set_epoch`` (augmentation drawn from (seed, epoch, index)) is told the
+        epoch first; workers are started per epoch, so they see it."""
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
         self.sampler.set_epoch(epoch)
         self.generator.manual_seed(loader_seed(self.seed, epoch, self.rank))
         return iter(self.loader)

@@ -227,6 +227,14 @@ class Trainer:
         self.global_step += 1
         return lr
 
+    def train_step(self, batch: dict, epoch: int = 0) -> torch.Tensor:
+        """One optimiser step on one batch (no accumulation); returns the loss. For benchmarks
+        and custom loops; ``fit`` is the normal entry point."""
+        self.net.train()
+        loss = self._forward_backward(batch, divisor=1, sync=True)
+        self._optimizer_step(epoch)
+        return loss
+
     def train_one_epoch(self, epoch: int) -> dict:
         """One pass over this rank's share of the data; returns the epoch's record (1-based epoch)."""
         cfg = self.config
@@ -234,7 +242,7 @@ class Trainer:
         n_batches, accum = len(self.loader), cfg.accumulation
         n_steps = math.ceil(n_batches / accum)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        samples, lr = 0, self.schedule.lr_at(epoch, self.global_step)[0]
+        samples, steps_done, lr = 0, 0, self.schedule.lr_at(epoch, self.global_step)[0]
         bar = tqdm(total=n_steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step", dynamic_ncols=True,
                    disable=not (self.dist.is_main and cfg.progress), leave=False)
         self.optimizer.zero_grad(set_to_none=True)
@@ -249,8 +257,9 @@ class Trainer:
             samples += size
             if closes_group:
                 lr = self._optimizer_step(epoch)
+                steps_done += 1
                 bar.update(1)
-                if bar.n % cfg.log_every == 0 or bar.n == n_steps:
+                if steps_done % cfg.log_every == 0 or steps_done == n_steps:  # a sync: not every step
                     mean = loss_sum.item() / samples
                     if not math.isfinite(mean) and not self.dist.distributed:
                         raise TrainingDivergedError(
