@@ -6,6 +6,7 @@ Works as one plain process and under ``torchrun`` (one process per GPU); see doc
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
 
     from pstpose.engine import build
     from pstpose.engine.distributed import teardown_distributed
+    from pstpose.engine.train import check_run_folder
 
+    if int(os.environ.get("RANK", "0")) == 0:  # before the slow model and dataset builds
+        problem = check_run_folder(cfg.train.output_dir, args.resume, args.overwrite)
+        if problem is not None:
+            raise CLIError(problem)
     try:
         trainer = build.build_from_experiment(cfg, resume=args.resume)
         trainer.fit(resume=args.resume, overwrite=args.overwrite)

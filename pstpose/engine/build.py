@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from pstpose.config import ConfigError, ExperimentConfig, to_dict
 from pstpose.engine.checkpoint import seed_everything
 from pstpose.engine.distributed import DistContext, setup_distributed
+from pstpose.engine.precision import check_amp
 from pstpose.engine.train import Trainer, ValFn
 
 
@@ -111,6 +112,8 @@ def build_from_experiment(cfg: ExperimentConfig, *, resume: bool = False, val_fn
     ``val_fn`` is the validation hook, ``validate(model, epoch) -> dict`` (e.g. mAP).
     """
     dist = dist if dist is not None else setup_distributed(cfg.train.device)
+    check_amp(cfg.train.amp, dist.device)  # fail before the (slow) model and dataset builds
+    check_data_matches_model(cfg)
     seed_everything(cfg.train.seed)
     model = build_model_from_experiment(cfg, load_init_weights=not resume)
     dataset = build_train_dataset(cfg)

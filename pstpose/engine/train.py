@@ -73,6 +73,22 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
+def check_run_folder(output_dir: str | Path, resume: bool, overwrite: bool) -> str | None:
+    """What is wrong with starting (or resuming) a run in ``output_dir``: None when nothing."""
+    output_dir = Path(output_dir)
+    try:
+        check_writable_dir(output_dir)
+    except OSError as exc:
+        return str(exc)
+    existing = [name for name in RUN_FILES if (output_dir / name).exists()]
+    if resume and not (output_dir / "last.pt").exists():
+        return f"{output_dir}: nothing to resume (no last.pt)"
+    if not resume and existing and not overwrite:
+        return (f"{output_dir}: already holds a run ({', '.join(existing)}); resume it with "
+                f"--resume, pass --overwrite to start again, or choose another output folder")
+    return None
+
+
 class Trainer:
     """Trains ``model`` on ``train_dataset`` (items with clip/target/target_weight) by ``config``.
 
@@ -117,20 +133,6 @@ class Trainer:
 
     # --- run folder ---------------------------------------------------------------------------
 
-    def _check_run_folder(self, resume: bool, overwrite: bool) -> str | None:
-        """Rank 0's verdict on the output folder: None when fine, else the error message."""
-        try:
-            check_writable_dir(self.output_dir)
-        except OSError as exc:
-            return str(exc)
-        existing = [name for name in RUN_FILES if (self.output_dir / name).exists()]
-        if resume and not (self.output_dir / "last.pt").exists():
-            return f"{self.output_dir}: nothing to resume (no last.pt)"
-        if not resume and existing and not overwrite:
-            return (f"{self.output_dir}: already holds a run ({', '.join(existing)}); resume it with "
-                    f"--resume, pass --overwrite to start again, or choose another output folder")
-        return None
-
     def _start_fresh(self) -> None:
         seed_everything(self.config.seed + self.dist.rank)
         if self.dist.is_main:
@@ -170,7 +172,7 @@ class Trainer:
 
         Returns the per-epoch records (the same objects as metrics.jsonl, on rank 0; other ranks
         get records without the file's history)."""
-        problem = self._check_run_folder(resume, overwrite) if self.dist.is_main else None
+        problem = check_run_folder(self.output_dir, resume, overwrite) if self.dist.is_main else None
         problem = broadcast_object(self.dist, problem)
         if problem is not None:
             raise RunExistsError(problem)
