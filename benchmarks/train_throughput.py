@@ -11,7 +11,6 @@ clipping, AdamW). Writes benchmarks/results/train_throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
