@@ -49,14 +49,12 @@ def _collate_meta(values: list) -> Any:
 
 
 def worker_init(worker_id: int) -> None:
-    """One torch and one OpenCV thread per loader worker: the workers are the parallelism."""
-    torch.set_num_threads(1)
-    try:
-        import cv2
+    """One torch thread per loader worker: the workers are the parallelism.
 
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
+    OpenCV's thread count is deliberately left alone: ``cv2.setNumThreads`` in a forked worker
+    deadlocks once the parent has started OpenCV's pool (seen with gdb).
+    """
+    torch.set_num_threads(1)
 
 
 def loader_seed(seed: int, epoch: int, rank: int) -> int:
