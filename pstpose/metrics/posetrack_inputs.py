@@ -78,23 +78,24 @@ def _check_frame_names(g: Sequence, p: Sequence, diag: Diagnostics) -> None:
 
 
 def _check_track_ids(persons: list[Person], where: str, frame_name: str, strict: bool, diag: Diagnostics) -> None:
+    """Track ids do not change AP. The PoseTrack21 kit refuses non-integer and duplicate ids
+    (errors in that mode); the PoseTrack17/18 tool's AP mode ignores them (warnings). A missing
+    id is only a warning in both modes, so untracked in-memory predictions can be scored."""
+    fix = "write an integer track_id, unique within the frame, for every predicted person (they do not change AP)"
     ids = []
     for p in persons:
-        if p.track_id is None:
-            msg = (
-                f"{p.extra.get('where', where)}: track_id "
-                + (f"is {p.extra['invalid_track_id']!r}" if "invalid_track_id" in p.extra else "is missing")
-            )
-            fix = "write an integer track_id for every predicted person (they do not change AP)"
+        if "invalid_track_id" in p.extra:
+            msg = f"{p.extra.get('where', where)}: track_id is {p.extra['invalid_track_id']!r}, not an integer"
             if strict:
                 raise EvaluationInputError(f"{msg}; the PoseTrack21 kit needs integer track ids; {fix}")
             diag.warn("track_id not an integer", msg, fix)
+        elif p.track_id is None:
+            diag.warn("track_id missing", f"{p.extra.get('where', where)}: frame {frame_name}", fix)
         else:
             ids.append(p.track_id)
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         msg = f"{where}: frame {frame_name} has track_id {dup} twice"
-        fix = "make track ids unique within each frame (they do not change AP)"
         if strict:
             raise EvaluationInputError(f"{msg}; the PoseTrack21 kit refuses duplicates; {fix}")
         diag.warn("duplicate track_id in a frame", msg, fix)
