@@ -118,6 +118,7 @@ def brute_force(gt: list[Sequence], pred: list[Sequence], mode: str = "posetrack
     labels = [[] for _ in range(15)]
     n_gt = [0] * 15
     ties = False
+    assignments = []  # per counted frame: {prediction index: GT index}
     for g in gt:
         p = by_name[g.name]
         for gf, pf in zip(g.frames, p.frames):
@@ -164,6 +165,7 @@ def brute_force(gt: list[Sequence], pred: list[Sequence], mode: str = "posetrack
                     winners = [pi for pi in cands if pck[pi][gi] == top]
                     ties |= len(winners) > 1
                     assigned[winners[0]] = gi
+            assignments.append(assigned)
             for pi, (joints, sc) in enumerate(prs):
                 for j in sorted(joints):
                     scores[j].append(sc[j])
@@ -171,7 +173,7 @@ def brute_force(gt: list[Sequence], pred: list[Sequence], mode: str = "posetrack
     res = [_voc(scores[j], labels[j], n_gt[j], mode) for j in range(15)]
     out = SimpleNamespace(
         ap=np.array([r[0] for r in res]), precision=np.array([r[1] for r in res]),
-        recall=np.array([r[2] for r in res]), n_gt=np.array(n_gt),
+        recall=np.array([r[2] for r in res]), n_gt=np.array(n_gt), assignments=assignments,
     )
     return (out, ties) if report_ties else out
 
