@@ -230,7 +230,7 @@ def pt() -> SimpleNamespace:
     """The helpers above, for tests (session scope so hypothesis tests may use them)."""
     return SimpleNamespace(
         make_person=make_person, make_sequence=make_sequence, brute_force=brute_force,
-        random_dataset=random_dataset, SLOTS=SLOTS,
+        random_dataset=random_dataset, SLOTS=SLOTS, winding_inside=_winding_inside,
     )
 
 
