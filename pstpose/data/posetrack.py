@@ -22,18 +22,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from pstpose.data.posetrack_annolist import parse_annolist
-from pstpose.data.posetrack_common import (
-    FORMATS,
-    PoseTrackFormatError,
-    frame_index_from_name,
-    number_list,
-    parse_polygons_xy,
-)
-from pstpose.data.records import Frame, Person, Sequence
-from pstpose.keypoints import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS
+from pstpose.data.posetrack_coco import parse_coco_frames
+from pstpose.data.posetrack_common import FORMATS, PoseTrackFormatError
+from pstpose.data.records import Sequence
 
 __all__ = [
     "FORMATS",
@@ -120,7 +113,7 @@ def parse_sequence(data: Any, name: str, source: str | Path | None = None, forma
         frames = parse_annolist(data, where)
         return Sequence(name=name, frames=frames, format="pt17", source=Path(source) if source else None)
     images = _image_list(data, where)
-    frames, nframes, vid_id = _parse_coco_frames(data, images, fmt, where)
+    frames, nframes, vid_id = parse_coco_frames(data, images, fmt, where)
     return Sequence(
         name=name, frames=frames, format=fmt, source=Path(source) if source else None, nframes=nframes, vid_id=vid_id
     )
@@ -195,7 +188,7 @@ def load_merged(path: str | Path, format: str = "auto") -> list[Sequence]:  # no
     return sequences
 
 
-# --- PoseTrack18/21 (COCO-like) ----------------------------------------------------------------
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def _image_list(data: dict, where: str) -> list[dict]:
@@ -209,143 +202,3 @@ def _image_list(data: dict, where: str) -> list[dict]:
     if annotations is not None and not isinstance(annotations, list):
         raise PoseTrackFormatError(f"{where}: 'annotations' must be a list")
     return images
-
-
-def _slot_map(data: dict, where: str) -> np.ndarray:
-    """File keypoint index -> 17-slot index, from ``categories[0].keypoints`` (by name)."""
-    cats = data.get("categories")
-    if not cats:
-        return np.arange(NUM_JOINTS)
-    if not isinstance(cats, list) or not isinstance(cats[0], dict):
-        raise PoseTrackFormatError(f"{where}: 'categories' must be a list of objects")
-    names = cats[0].get("keypoints")
-    if names is None:
-        return np.arange(NUM_JOINTS)
-    if not isinstance(names, list):
-        raise PoseTrackFormatError(f"{where}: categories[0].keypoints must be a list of joint names")
-    slots = []
-    for i, n in enumerate(names):
-        if n not in JOINT_INDEX:
-            raise PoseTrackFormatError(
-                f"{where}: categories[0].keypoints[{i}] is {n!r}, not a PoseTrack joint "
-                f"(known: {', '.join(JOINT_NAMES)})"
-            )
-        slots.append(JOINT_INDEX[n])
-    if len(set(slots)) != len(slots):
-        raise PoseTrackFormatError(f"{where}: categories[0].keypoints names a joint twice")
-    return np.asarray(slots, dtype=np.int64)
-
-
-def _box(value: Any, where: str, field: str) -> np.ndarray | None:
-    if value is None or (isinstance(value, list) and len(value) == 0):
-        return None
-    vals = number_list(value, where, field)
-    if len(vals) != 4:
-        raise PoseTrackFormatError(f"{where}: {field} has {len(vals)} values, expected 4 ([x, y, w, h])")
-    return np.asarray(vals, dtype=np.float64)
-
-
-def _present_rule(kp: np.ndarray, fmt: str) -> np.ndarray:
-    x, y, v = kp[..., 0], kp[..., 1], kp[..., 2]
-    if fmt == "pt21":
-        return (x > 0) & (y > 0)
-    return ~((x == 0) & (y == 0) & (v == 0))
-
-
-def _parse_coco_frames(data: dict, images: list[dict], fmt: str, where: str) -> tuple[list[Frame], int | None, str | None]:
-    slots = _slot_map(data, where)
-    n_file = len(slots)
-    frames: list[Frame] = []
-    labeled_given: list[bool] = []
-    by_id: dict[Any, Frame] = {}
-    for i, img in enumerate(images):
-        name = str(img.get("file_name", ""))
-        image_id = img.get("id", img.get("frame_id"))
-        if image_id in by_id:
-            raise PoseTrackFormatError(f"{where}: images[{i}].id {image_id} repeats an earlier image")
-        frame_index = frame_index_from_name(name, first=0)
-        polys = parse_polygons_xy(img.get("ignore_regions_x"), img.get("ignore_regions_y"), f"{where}: images[{i}]")
-        frame = Frame(
-            file_name=name,
-            frame_index=i if frame_index is None else frame_index,
-            persons=[],
-            is_labeled=bool(img.get("is_labeled", True)),
-            image_id=image_id,
-            ignore_regions=polys,
-            width=img.get("width"),
-            height=img.get("height"),
-        )
-        labeled_given.append("is_labeled" in img)
-        frames.append(frame)
-        by_id[image_id] = frame
-    annotations = data.get("annotations") or []
-    for k, ann in enumerate(annotations):
-        field = f"annotations[{k}]"
-        if not isinstance(ann, dict):
-            raise PoseTrackFormatError(f"{where}: {field} is not an object")
-        frame = by_id.get(ann.get("image_id"))
-        if frame is None:
-            raise PoseTrackFormatError(
-                f"{where}: {field}.image_id {ann.get('image_id')!r} does not name an image in 'images'"
-            )
-        frame.persons.append(_parse_annotation(ann, slots, n_file, fmt, where, field))
-    for frame, given in zip(frames, labeled_given):
-        if not given:  # without is_labeled, the frames that list persons are the labeled ones
-            frame.is_labeled = bool(frame.persons)
-    nframes = images[0].get("nframes") if images else None
-    vid_id = images[0].get("vid_id") if images else None
-    return frames, (int(nframes) if nframes is not None else None), (str(vid_id) if vid_id is not None else None)
-
-
-def _parse_annotation(ann: dict, slots: np.ndarray, n_file: int, fmt: str, where: str, field: str) -> Person:
-    keypoints = np.zeros((NUM_JOINTS, 3), dtype=np.float64)
-    raw = ann.get("keypoints")
-    if raw is not None and not (isinstance(raw, list) and len(raw) == 0):
-        vals = number_list(raw, where, f"{field}.keypoints")
-        if len(vals) != 3 * n_file:
-            raise PoseTrackFormatError(
-                f"{where}: {field}.keypoints has {len(vals)} values, expected {3 * n_file} ({n_file} joints x [x, y, v])"
-            )
-        keypoints[slots] = np.asarray(vals, dtype=np.float64).reshape(n_file, 3)
-    present = _present_rule(keypoints, fmt)
-    if raw is None or (isinstance(raw, list) and len(raw) == 0):
-        present[:] = False
-    scores = None
-    raw_scores = ann.get("scores")
-    if raw_scores is not None and not (isinstance(raw_scores, list) and len(raw_scores) == 0):
-        svals = number_list(raw_scores, where, f"{field}.scores")
-        if len(svals) != n_file:
-            raise PoseTrackFormatError(f"{where}: {field}.scores has {len(svals)} values, expected {n_file}")
-        scores = np.zeros(NUM_JOINTS, dtype=np.float64)
-        scores[slots] = svals
-    head = _box(ann.get("bbox_head"), where, f"{field}.bbox_head")
-    if head is not None:
-        # Corners as the official tool derives them (x2 = x + w), so head sizes match bit for bit.
-        head = np.array([head[0], head[1], head[0] + head[2], head[1] + head[3]])
-    person = Person(
-        keypoints=keypoints,
-        present=present,
-        track_id=None,
-        scores=scores,
-        bbox=_box(ann.get("bbox"), where, f"{field}.bbox"),
-        head_box=head,
-        score=float(ann["score"]) if isinstance(ann.get("score"), (int, float)) else None,
-    )
-    _set_track_id(person, ann.get("track_id"), "track_id" in ann)
-    for key in ("id", "person_id", "image_id"):
-        if key in ann:
-            person.extra[key] = ann[key]
-    person.extra["where"] = f"{where}: {field}"
-    return person
-
-
-def _set_track_id(person: Person, value: Any, given: bool) -> None:
-    """Integers are kept; anything else is recorded so validation can name it."""
-    if isinstance(value, bool) or not given:
-        if given:
-            person.extra["invalid_track_id"] = value
-        return
-    if isinstance(value, int):
-        person.track_id = value
-    else:
-        person.extra["invalid_track_id"] = value

@@ -7,7 +7,6 @@ val set is otherwise impossible to find.
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -45,7 +44,8 @@ _DIGITS = re.compile(r"(\d+)$")
 def frame_index_from_name(name: str, first: int) -> int | None:
     """0-based frame index from an image name like ``000012.jpg`` (``first``: the number of
     the video's first frame, 0 for PoseTrack18/21 and 1 for PoseTrack17 ``%08d.jpg``)."""
-    match = _DIGITS.search(PurePath(name).stem) if name else None
+    stem = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0] if name else ""
+    match = _DIGITS.search(stem)
     if match is None:
         return None
     return int(match.group(1)) - first

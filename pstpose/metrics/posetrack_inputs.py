@@ -10,14 +10,13 @@ warnings for what they accept.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePath
 
 import numpy as np
 
 from pstpose.data.records import Person, Sequence
 from pstpose.keypoints import PT17_JOINT_NAMES, PT17_TO_SLOT
 from pstpose.metrics.diagnostics import Diagnostics, EvaluationInputError
-from pstpose.metrics.polygons import inside_any
+from pstpose.metrics.polygons import inside_by_group
 from pstpose.metrics.posetrack_ap import NUM_EVAL_JOINTS, PoseArrays
 
 MODES: tuple[str, ...] = ("posetrack", "posetrack21")
@@ -66,9 +65,13 @@ def pair_sequences(gt: list[Sequence], pred: list[Sequence], diag: Diagnostics) 
     return pairs
 
 
+def _base(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
 def _check_frame_names(g: Sequence, p: Sequence, diag: Diagnostics) -> None:
     for gf, pf in zip(g.frames, p.frames):
-        if gf.file_name and pf.file_name and PurePath(gf.file_name).name != PurePath(pf.file_name).name:
+        if gf.file_name and pf.file_name and _base(gf.file_name) != _base(pf.file_name):
             diag.warn(
                 "frame order differs from GT",
                 f"{_where(p)}: frame {pf.file_name} sits where the GT has {gf.file_name}",
@@ -248,17 +251,14 @@ def _apply_ignore_regions(
     """Delete (in place) GT and predicted joints strictly inside the frame's GT ignore polygons."""
     if not polygons:
         return
-    gt_bounds = np.searchsorted(gt_frame, np.arange(n_frames + 1))
-    pr_bounds = np.searchsorted(pr_frame, np.arange(n_frames + 1))
-    for f, polys in polygons:
-        for kp, has, bounds in ((gt_kp, gt_has, gt_bounds), (pr_kp, pr_has, pr_bounds)):
-            lo, hi = bounds[f], bounds[f + 1]
-            if hi == lo:
-                continue
-            sub = has[lo:hi]
-            idx = np.argwhere(sub)
-            if len(idx) == 0:
-                continue
-            pts = kp[lo:hi][idx[:, 0], idx[:, 1], :2]
-            inside = inside_any(pts, polys)
-            sub[idx[inside, 0], idx[inside, 1]] = False
+    with_poly = np.zeros(n_frames, dtype=bool)
+    with_poly[[f for f, _ in polygons]] = True
+    flat = [(f, poly) for f, polys in polygons for poly in polys]
+    for kp, has, frame in ((gt_kp, gt_has, gt_frame), (pr_kp, pr_has, pr_frame)):
+        if len(frame) == 0:
+            continue
+        idx = np.argwhere(has & with_poly[frame][:, None])
+        if len(idx) == 0:
+            continue
+        inside = inside_by_group(kp[idx[:, 0], idx[:, 1], :2], frame[idx[:, 0]], flat)
+        has[idx[inside, 0], idx[inside, 1]] = False

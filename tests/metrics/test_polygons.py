@@ -33,3 +33,18 @@ def test_degenerate_and_several_polygons():
     polys = [np.array([[0, 0], [2, 0], [2, 2], [0, 2]]), np.array([[10, 10], [12, 10], [12, 12]])]
     pts = np.array([[1, 1], [11.5, 10.5], [5, 5]])
     assert inside_any(pts, polys).tolist() == [True, True, False]
+
+
+def test_batched_by_group_equals_per_frame(pt):
+    """The all-frames-at-once version against the per-polygon one, tiny chunks included."""
+    from pstpose.metrics.polygons import inside_by_group
+
+    rng = np.random.default_rng(5)
+    polys = [(g, np.array(U_SHAPE, float) + g) for g in range(0, 12, 2)]
+    polys += [(4, np.array(CLOSED_TRIANGLE, float)), (7, np.array([[0, 0], [1, 1]], float))]
+    pts = np.round(rng.uniform(-1, 22, size=(400, 2)) * 2) / 2
+    groups = rng.integers(0, 12, size=400)
+    want = np.array([inside_any(p[None], [poly for g, poly in polys if g == grp])[0] for p, grp in zip(pts, groups)])
+    assert want.any() and not want.all()
+    for max_pairs in (7, 2_000_000):
+        np.testing.assert_array_equal(inside_by_group(pts, groups, polys, max_pairs=max_pairs), want)
