@@ -60,7 +60,7 @@ def inside_by_group(
     polys.sort(key=lambda gp: gp[0])
     edge_group = np.concatenate([np.full(len(p), g) for g, p in polys])
     a = np.concatenate([p for _, p in polys])
-    b = np.concatenate([np.roll(p, -1, axis=0) for _, p in polys])
+    b = np.concatenate([np.concatenate([p[1:], p[:1]]) for _, p in polys])
     first_edge = np.concatenate([np.arange(len(p)) == 0 for _, p in polys])
 
     order = np.argsort(groups, kind="stable")
