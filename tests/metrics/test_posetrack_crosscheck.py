@@ -120,3 +120,15 @@ def test_real_fixture_jittered_pinned_table(shared_data, pt):
             expected = 50.0 if scores[hit] > scores[miss] else 25.0
             assert n == 2
         assert res.per_joint("ap")[name] == pytest.approx(expected), name
+
+
+def test_chunked_matching_gives_the_same_labels(pt, monkeypatch):
+    """Tiny pair budgets force many chunks (and frames larger than a chunk) through the same code."""
+    from pstpose.metrics import posetrack_ap
+
+    rng = np.random.default_rng(9)
+    gt, pred = pt.random_dataset(rng, n_seq=3, n_frames=8, max_gt=4, max_pred=6, overlap=True, duplicates=0.3)
+    whole = evaluate(gt, pred)
+    for budget in (1, 5, 37):
+        monkeypatch.setattr(posetrack_ap, "MAX_PAIRS_PER_CHUNK", budget)
+        _assert_same(evaluate(gt, pred), whole.joints)
