@@ -1,0 +1,55 @@
+"""`pstpose eval`: PoseTrack per-joint mAP of prediction files against ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FORMAT_CHOICES = ("auto", "pt17", "pt18", "pt21")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gt", required=True, type=Path, help="GT directory (one JSON per sequence) or one file")
+    parser.add_argument("--pred", required=True, type=Path, help="prediction directory (same file names) or one file")
+    parser.add_argument(
+        "--format", default="auto", choices=FORMAT_CHOICES,
+        help="GT file format; auto detects it (PoseTrack21 files are told apart by person_id / has_labeled_person)",
+    )
+    parser.add_argument("--pred-format", default="auto", choices=FORMAT_CHOICES, help="prediction file format")
+    parser.add_argument(
+        "--mode", default=None, choices=("posetrack", "posetrack21"),
+        help="evaluation rules: posetrack = official PoseTrack17/18 tool (default for pt17/pt18), "
+        "posetrack21 = PoseTrack21 kit (default for pt21)",
+    )
+    parser.add_argument("--out", type=Path, help="write the results (full precision) as JSON here")
+    parser.add_argument("--csv", type=Path, help="write the tables as CSV (one decimal) here")
+    parser.add_argument("--markdown", type=Path, help="write the tables as Markdown (one decimal) here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pstpose.io import OutputError
+    from pstpose.metrics.posetrack_eval import evaluate
+
+    result = evaluate(args.gt, args.pred, mode=args.mode, gt_format=args.format, pred_format=args.pred_format)
+    for line in result.warnings:
+        print(line, file=sys.stderr)
+    print(result.table())
+    try:
+        _write_outputs(args, result)
+    except OutputError as exc:  # reported like every other user error: one line, exit 2
+        raise ValueError(str(exc)) from None
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, result) -> None:
+    from pstpose.io import atomic_open, write_json
+
+    if args.out:
+        write_json(args.out, result.to_dict(), indent=2)
+    if args.csv:
+        with atomic_open(args.csv) as fh:
+            fh.write(result.csv())
+    if args.markdown:
+        with atomic_open(args.markdown) as fh:
+            fh.write(result.markdown())

@@ -1,0 +1,80 @@
+"""``evaluate``: PoseTrack per-joint AP of predictions against ground truth.
+
+The one entry point behind ``pstpose eval`` and the Python API; both return the same numbers
+because the CLI only formats this function's ``EvalResult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as SequenceABC
+from pathlib import Path
+
+from pstpose.data.posetrack import load_sequence, load_sequences
+from pstpose.data.records import Sequence
+from pstpose.metrics.diagnostics import Diagnostics, EvaluationInputError
+from pstpose.metrics.posetrack_ap import assign_predictions, joint_metrics
+from pstpose.metrics.posetrack_inputs import MODES, prepare
+from pstpose.metrics.report import EvalResult
+
+DEFAULT_MODE: dict[str, str] = {"pt17": "posetrack", "pt18": "posetrack", "pt21": "posetrack21"}
+MATCH_THRESHOLD = 0.5  # distance / head size, inclusive
+
+
+def _as_sequences(source: str | Path | SequenceABC[Sequence], fmt: str, what: str) -> list[Sequence]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            return load_sequences(path, format=fmt)
+        if path.is_file():
+            return [load_sequence(path, format=fmt)]
+        raise FileNotFoundError(f"{path}: no such {what} directory or file")
+    seqs = list(source)
+    if not seqs:
+        raise EvaluationInputError(f"no {what} sequences given")
+    if not all(isinstance(s, Sequence) for s in seqs):
+        raise TypeError(f"{what}: expected a directory, a file or a list of Sequence records")
+    return seqs
+
+
+def _common_format(seqs: list[Sequence], what: str) -> str:
+    formats = sorted({s.format for s in seqs})
+    if len(formats) > 1:
+        a = next(s for s in seqs if s.format == formats[0])
+        b = next(s for s in seqs if s.format == formats[1])
+        raise EvaluationInputError(
+            f"mixed annotation formats in the {what}: {a.source or a.name} is {a.format} but "
+            f"{b.source or b.name} is {b.format}; convert them to one version or force the format"
+        )
+    return formats[0]
+
+
+def evaluate(
+    gt: str | Path | SequenceABC[Sequence],
+    pred: str | Path | SequenceABC[Sequence],
+    mode: str | None = None,
+    gt_format: str = "auto",
+    pred_format: str = "auto",
+) -> EvalResult:
+    """Per-joint AP, precision and recall of ``pred`` against ``gt``.
+
+    ``gt``/``pred``: directories with one JSON per sequence (same file names), single files, or
+    lists of ``Sequence`` (paired by ``name``). ``mode``: ``"posetrack"`` (official
+    PoseTrack17/18 tool) or ``"posetrack21"`` (PoseTrack21 kit); by default chosen from the GT
+    format. Raises ``EvaluationInputError`` / ``PoseTrackFormatError`` (ValueErrors naming the
+    file and the fix) for inputs the official tools refuse; accepted problems become
+    ``EvalResult.warnings``.
+    """
+    gt_seqs = _as_sequences(gt, gt_format, "GT")
+    pred_seqs = _as_sequences(pred, pred_format, "prediction")
+    gt_fmt = _common_format(gt_seqs, "GT")
+    pred_fmt = _common_format(pred_seqs, "predictions")
+    mode = mode or DEFAULT_MODE[gt_fmt]
+    if mode not in MODES:
+        raise EvaluationInputError(f"unknown evaluation mode {mode!r}; use one of {', '.join(MODES)}")
+    diag = Diagnostics()
+    arrays, stats = prepare(gt_seqs, pred_seqs, mode, diag)
+    labels = assign_predictions(arrays, MATCH_THRESHOLD)
+    joints = joint_metrics(arrays, labels, recall_floor_one=mode == "posetrack21")
+    return EvalResult(
+        mode=mode, joints=joints, stats=stats, gt_format=gt_fmt, pred_format=pred_fmt, warnings=diag.lines()
+    )
