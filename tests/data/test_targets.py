@@ -19,7 +19,7 @@ def test_gaussian_matches_the_formula_pixel_by_pixel():
     assert hm.dtype == np.float32
 
 
-@pytest.mark.parametrize("centre", [(23.5, 31.5), (16.26, 20.71), (30.9, 44.05), (24.0, 32.0)]  # >= 5 sigma from borders)
+@pytest.mark.parametrize("centre", [(23.5, 31.5), (16.26, 20.71), (30.9, 44.05), (24.0, 32.0)])  # >= 5 sigma from borders
 @pytest.mark.parametrize("sigma", [1.5, 2.0, 3.0])
 def test_target_peaks_at_the_subpixel_keypoint(centre, sigma):
     (hm,) = gaussian_heatmaps(np.array([centre]), np.ones(1), HM, sigma)
