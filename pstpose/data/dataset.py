@@ -143,14 +143,6 @@ class PoseTrackClipDataset(Dataset):
         }
 
 
-def worker_init(worker_id: int) -> None:
-    """Keep each loader worker to one OpenCV and one torch thread (workers are the parallelism)."""
-    import cv2
-
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-
-
 def build_loader(
     dataset: PoseTrackClipDataset,
     batch_size: int,
@@ -160,10 +152,15 @@ def build_loader(
     sampler=None,
     generator: torch.Generator | None = None,
 ) -> DataLoader:
-    """A DataLoader with the pipeline's worker settings (``config.workers`` unless given)."""
+    """A DataLoader with the pipeline's worker settings (``config.workers`` unless given).
+
+    No worker_init touches OpenCV's thread count: ``cv2.setNumThreads`` in a forked worker,
+    after the parent used OpenCV's thread pool, blocks forever (docs/data.md). torch already
+    runs each worker with one intra-op thread.
+    """
     workers = dataset.config.workers if workers is None else workers
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False, sampler=sampler,
-        num_workers=workers, drop_last=drop_last, worker_init_fn=worker_init if workers > 0 else None,
+        num_workers=workers, drop_last=drop_last,
         persistent_workers=False, pin_memory=torch.cuda.is_available(), generator=generator,
     )
