@@ -20,10 +20,11 @@ from pstpose import preprocess
 from pstpose.config import DataConfig
 from pstpose.data.clips import ClipSample, check_frame_files, detection_samples, ground_truth_samples
 from pstpose.data.frames import FrameCache
-from pstpose.data.records import Sequence
+from pstpose.data.records import Person, Sequence
 from pstpose.data.targets import make_targets
 from pstpose.data.transforms import (
-    NO_AUGMENTATION, Augmentation, draw_augmentation, keypoints_to_crop, sample_crop, sample_matrix, sample_rng,
+    NO_AUGMENTATION, Augmentation, draw_augmentation, heatmap_points_to_image, keypoints_to_crop, sample_crop,
+    sample_matrix, sample_rng,
 )
 from pstpose.keypoints import NUM_JOINTS
 
@@ -141,6 +142,27 @@ class PoseTrackClipDataset(Dataset):
             "target_weight": torch.from_numpy(weight),
             "meta": meta,
         }
+
+
+def prediction_to_person(
+    sample: ClipSample,
+    matrix: np.ndarray,
+    points_hm: np.ndarray,
+    joint_scores: np.ndarray,
+    stride: int = preprocess.HEATMAP_STRIDE,
+) -> Person:
+    """A predicted Person in image coordinates from one item's heatmap peaks.
+
+    ``points_hm`` (17, 2) are heatmap coordinates in the crop of ``matrix`` (``meta["matrix"]``,
+    unflipped at evaluation); ``joint_scores`` (17,) are the peak values. The person keeps the
+    sample's box and box score, so an evaluation run can group persons per frame
+    (``sample.image_id`` / ``sample.file_name``).
+    """
+    xy = heatmap_points_to_image(np.asarray(points_hm, dtype=np.float64), np.asarray(matrix, dtype=np.float64), stride)
+    scores = np.asarray(joint_scores, dtype=np.float64).reshape(NUM_JOINTS)
+    keypoints = np.concatenate([xy.reshape(NUM_JOINTS, 2), np.ones((NUM_JOINTS, 1))], axis=1)
+    return Person(keypoints=keypoints, present=np.ones(NUM_JOINTS, bool), track_id=sample.track_id,
+                  scores=scores, bbox=np.asarray(sample.box, dtype=np.float64).copy(), score=float(sample.box_score))
 
 
 def build_loader(

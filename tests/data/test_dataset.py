@@ -191,3 +191,22 @@ def test_data_config_validates_and_takes_overrides():
                      ({"flip_prob": 1.5}, "data.flip_prob"), ({"dilation": 0}, "data.dilation")]:
         with pytest.raises(ConfigError, match=key):
             from_dict(DataConfig, bad)
+
+
+def test_predictions_map_back_to_image_persons(jpeg_dataset):
+    from pstpose.data.dataset import prediction_to_person
+
+    root, seq = jpeg_dataset
+    ds = PoseTrackClipDataset([seq], root, DataConfig(), train=False)
+    item = ds[2]
+    sample = ds.samples[item["meta"]["sample_index"]]
+    # Peaks read off the target (its centroid) are the joints' heatmap coordinates.
+    t = item["target"].double().numpy()
+    ys, xs = np.mgrid[0:64, 0:48]
+    mass = t.sum(axis=(1, 2)).clip(1e-12)
+    peaks = np.stack([(t * xs).sum(axis=(1, 2)) / mass, (t * ys).sum(axis=(1, 2)) / mass], axis=1)
+    person = prediction_to_person(sample, item["meta"]["matrix"].numpy(), peaks, np.full(17, 0.9))
+    supervised = item["target_weight"].numpy() > 0
+    np.testing.assert_allclose(person.keypoints[supervised, :2], sample.keypoints[supervised, :2], atol=5e-3)
+    assert person.track_id == 3 and person.score == 1.0 and person.scores.tolist() == [0.9] * 17
+    np.testing.assert_allclose(person.bbox, sample.box)
