@@ -210,3 +210,33 @@ def test_predictions_map_back_to_image_persons(jpeg_dataset):
     np.testing.assert_allclose(person.keypoints[supervised, :2], sample.keypoints[supervised, :2], atol=5e-3)
     assert person.track_id == 3 and person.score == 1.0 and person.scores.tolist() == [0.9] * 17
     np.testing.assert_allclose(person.bbox, sample.box)
+
+
+@pytest.mark.shared_data
+def test_real_posetrack18_keyframe(shared_data):
+    """The real fixture lists frame 0 of 101 and ships only that image: a 1-frame clip loads,
+    a 3-frame clip names the missing neighbour. Records are built here by hand (no reader)."""
+    import json
+
+    from pstpose.data.records import Frame, Person, Sequence
+
+    root = shared_data / "posetrack18_sample"
+    data = json.loads((root / "annotations/val/009473_mpii_test.json").read_text())
+    (image,) = data["images"]
+    persons = []
+    for ann in data["annotations"]:
+        kps = np.asarray(ann["keypoints"], dtype=np.float64).reshape(17, 3)
+        persons.append(Person(keypoints=kps, present=kps[:, 2] > 0, track_id=ann["track_id"],
+                              bbox=np.asarray(ann["bbox"], dtype=np.float64)))
+    frame = Frame(file_name=image["file_name"], frame_index=0, persons=persons, image_id=image["id"],
+                  width=image["width"], height=image["height"])
+    seq = Sequence(name="009473_mpii_test", frames=[frame], format="pt18", nframes=image["nframes"])
+    with pytest.raises(FrameFileError, match=r"009473_mpii_test/000001\.jpg"):
+        PoseTrackClipDataset([seq], root, DataConfig(), train=False)
+    ds = PoseTrackClipDataset([seq], root, DataConfig(frames_per_side=0), train=False)
+    assert len(ds) == 2
+    item = ds[0]
+    assert item["clip"].shape == (1, 3, 256, 192) and item["meta"]["image_id"] == 10094730000
+    # Every annotated joint inside the crop is supervised; ears never are.
+    w = item["target_weight"].numpy()
+    assert w[[3, 4]].sum() == 0 and w.sum() >= 10
