@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pstpose.keypoints import JOINT_NAMES, UNANNOTATED_JOINTS
+from pstpose.keypoints import JOINT_NAMES, NUM_JOINTS, UNANNOTATED_JOINTS
 
 # Per-joint OKS falloff (COCO's constants for shared names; head_bottom as a shoulder, head_top
 # as the nose: both are small, precisely located head points, and head_bottom is neck-like).
@@ -127,11 +127,11 @@ class Tracker:
         n = len(boxes)
         kpts = vis = None
         if keypoints is not None:
-            kpts = np.asarray(keypoints, dtype=np.float64).reshape(n, -1, 2)
+            kpts = np.asarray(keypoints, dtype=np.float64).reshape(n, NUM_JOINTS, 2)
             if keypoint_scores is None:
                 vis = np.isfinite(kpts).all(-1)
             else:
-                vis = np.asarray(keypoint_scores).reshape(n, -1) >= cfg.kpt_thr
+                vis = np.asarray(keypoint_scores).reshape(n, NUM_JOINTS) >= cfg.kpt_thr
             vis[:, list(UNANNOTATED_JOINTS)] = False
             kpts = np.nan_to_num(kpts)
         ids = np.full(n, -1, dtype=np.int64)

@@ -77,8 +77,9 @@ def gaussian_heatmap(center_xy, shape=(64, 48), sigma: float = 2.0) -> np.ndarra
 class ColourOracle(torch.nn.Module):
     """Stand-in model: reads the keyframe crop, returns Gaussians at the coloured blobs."""
 
-    def __init__(self, frames_per_side: int = 1, heatmap_sigma: float = 2.0):
+    def __init__(self, frames_per_side: int = 1, heatmap_sigma: float = 2.0, bias_x: float = 0.0):
         super().__init__()
+        self.bias_x = bias_x  # a systematic error (crop px, towards +x) that the flip test cancels
         self.config = SimpleNamespace(frames_per_side=frames_per_side, num_frames=2 * frames_per_side + 1,
                                       image_size=(256, 192))
         self.heatmap_sigma = heatmap_sigma
@@ -96,22 +97,26 @@ class ColourOracle(torch.nn.Module):
         out = np.zeros((b, NUM_JOINTS, 64, 48), dtype=np.float32)
         for i in range(b):
             red, green = rgb[i, 0], rgb[i, 1]
-            ratio = green / np.maximum(red, 1e-6)
+            level = (green / np.maximum(red, 1e-6) * 255.0 - GREEN_LEVELS[0]) / (GREEN_LEVELS[1] - GREEN_LEVELS[0])
+            group = np.round(level).astype(np.int64)
+            mask = (red > 0.25) & (np.abs(level - group) < 0.45) & (group >= 0) & (group < NUM_GROUPS)
+            labels, n = ndimage.label(mask)
+            if n == 0:
+                continue
+            weights = np.where(mask, red - 0.25, 0.0)
+            index = np.arange(1, n + 1)
+            mass = ndimage.sum(weights, labels, index)
+            cy, cx = np.array(ndimage.center_of_mass(weights, labels, index)).reshape(-1, 2).T
+            comp_group = ndimage.median(group, labels, index).astype(np.int64)
             for g in range(NUM_GROUPS):
-                mask = (red > 0.25) & (np.abs(ratio - GREEN_LEVELS[g] / 255.0) < 11 / 255.0)
-                labels, n = ndimage.label(mask)
-                if n == 0:
-                    continue
-                weights = np.where(mask, red - 0.25, 0.0)
-                mass = ndimage.sum(weights, labels, range(1, n + 1))
-                cy, cx = np.array(ndimage.center_of_mass(weights, labels, range(1, n + 1))).T
+                comps = np.flatnonzero(comp_group == g)
                 joints = np.flatnonzero(GROUP == g)
-                order = np.argsort(-mass)[: len(joints)]
-                if len(joints) == 2 and len(order) == 2:
+                comps = comps[np.argsort(-mass[comps])][: len(joints)]
+                if len(joints) == 2 and len(comps) == 2:
                     # image-right blob is the person's left joint (first of the pair)
-                    order = order[np.argsort(-cx[order])]
-                for joint, comp in zip(joints, order):
-                    hm_xy = crop_to_heatmap(np.array([cx[comp], cy[comp]]))
+                    comps = comps[np.argsort(-cx[comps])]
+                for joint, comp in zip(joints, comps):
+                    hm_xy = crop_to_heatmap(np.array([cx[comp] + self.bias_x, cy[comp]]))
                     out[i, joint] = gaussian_heatmap(hm_xy, sigma=self.heatmap_sigma)
         return torch.from_numpy(out)
 
