@@ -8,7 +8,7 @@ import pytest
 
 from pstpose.inference.detectors import GivenBoxes
 from pstpose.inference.predictor import PosePredictor, estimate_poses, predict
-from pstpose.inference.sources import open_source
+from pstpose.inference.sources import FrameSource, SourceFrame, open_source
 
 NUM_FRAMES = 6
 
@@ -229,3 +229,56 @@ def test_video_source_through_predictor(tmp_path, synth):
     assert len(results) == 4 and src.fps == pytest.approx(8)
     errs = _errors(results, truth)
     assert np.median(errs) < 1.0
+
+
+class _GeneratedSource(FrameSource):
+    """An in-memory source: frame i is generated when asked for, never stored."""
+
+    def __init__(self, n, width=200, height=150):
+        self.path, self.fps, self.width, self.height, self.num_frames = "generated", 25.0, width, height, n
+
+    def __iter__(self):
+        for i in range(self.num_frames):
+            yield SourceFrame(i, np.full((self.height, self.width, 3), (7 * i) % 255, np.uint8))
+
+
+def _peak_traced_bytes(n, synth):
+    import contextlib
+    import io
+    import tracemalloc
+
+    positions = synth.TEMPLATE * [40, 56] + [23.5, 4]
+    predictor = PosePredictor(synth.FixedHeatmaps(positions, frames_per_side=1),
+                              lambda i, name: [[40, 30, 80, 140]], batch_size=3, keep_images=False)
+    tracemalloc.start()
+    try:
+        sink = io.StringIO()
+        for result in predictor.stream(_GeneratedSource(n)):
+            with contextlib.redirect_stdout(sink):
+                print(result.to_dict())
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_pipeline_memory_is_flat_in_video_length(synth):
+    """Peak traced allocations (numpy frames, crops, heatmaps, tracker, results) for 150 frames
+    stay within 0.5 MB of those for 15 frames; holding the results with their frames would add
+    ~12 MB. (Whole-process peak RSS on video files: benchmarks/video_memory.py.)"""
+    short, long = _peak_traced_bytes(15, synth), _peak_traced_bytes(150, synth)
+    assert long - short < 500_000, (short, long)
+
+
+def test_uint8_and_float_crops_give_the_same_heatmaps(scene, synth):
+    from pstpose.inference.crops import crop_clips, crop_matrices, normalize_crops
+    from pstpose.inference.predictor import run_model
+    from pstpose.preprocess import normalize_rgb
+
+    _, frames, _, boxes = scene
+    mats = crop_matrices(boxes[1])
+    raw = crop_clips(frames[:3], mats, normalize=False)
+    assert raw.dtype == np.uint8 and raw.shape == (2, 3, 256, 192, 3)
+    np.testing.assert_array_equal(normalize_crops(raw), normalize_rgb(raw))
+    np.testing.assert_array_equal(crop_clips(frames[:3], mats), normalize_rgb(raw))
+    oracle = synth.ColourOracle()
+    np.testing.assert_allclose(run_model(oracle, raw), run_model(oracle, normalize_rgb(raw)), atol=1e-6)
