@@ -141,7 +141,10 @@ def _run(args: argparse.Namespace) -> int:
     model = load_model(args.weights, args.device)
     native_xi = model_frames_per_side(model)
     if args.frames_per_side is not None and native_xi is not None and args.frames_per_side != native_xi:
-        print(f"note: the model was built for ξ={native_xi}; running with ξ={args.frames_per_side}", file=sys.stderr)
+        raise ValueError(
+            f"--frames-per-side {args.frames_per_side}: the model was built for ξ={native_xi} "
+            f"(clips of {2 * native_xi + 1} frames); use weights trained with ξ={args.frames_per_side}"
+        )
     predictor = PosePredictor(
         model, detector, device=args.device, batch_size=args.batch_size, flip=args.flip,
         detect_every=args.detect_every, frames_per_side=args.frames_per_side, score_by_box=args.score_by_box,

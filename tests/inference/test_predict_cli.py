@@ -101,6 +101,7 @@ def test_failure_mid_run_leaves_no_files(tmp_path, frames_folder, monkeypatch, s
     (["predict", "{folder}", "--detector", "yolo"], "unknown detector 'yolo'"),
     (["predict", "{folder}", "--detector", "boxes:{tmp}/none.json"], "none.json: box file not found"),
     (["predict", "{folder}", "--device", "tpu"], "--device tpu"),
+    (["predict", "{folder}", "--frames-per-side", "2"], "the model was built for ξ=1"),
 ])
 def test_user_errors(tmp_path, frames_folder, oracle, capsys, argv, message):
     folder, _, _ = frames_folder
