@@ -202,6 +202,7 @@ class PosePredictor:
         """One ``PoseResult`` per frame of ``source``, in order."""
         src = source if isinstance(source, FrameSource) else open_source(source, fps=fps)
         self.source = src
+        self.times = StageTimes()
         self.detector.bind(src)
         if self.tracker is not None:
             self.tracker.reset()
