@@ -137,3 +137,28 @@ def test_real_videos_with_hog(shared_data, tmp_path, monkeypatch, synth, name):
             assert 0 <= x and 0 <= y and x + w <= data["width"] + 1e-6 and y + h <= data["height"] + 1e-6
             assert np.isfinite(inst["keypoints"]).all() and len(inst["keypoints"]) == 17
     assert synth.count_video_frames(out / f"{stem}.overlay.mp4") == 5
+
+
+def test_predict_with_real_model_weights(tmp_path, frames_folder):
+    """After merging with the model package: --weights loads through PSTPose.from_pretrained."""
+    models = pytest.importorskip("pstpose.models.pstpose")
+    import torch
+
+    torch.manual_seed(0)
+    model = models.build_model("tiny")
+    model.save_pretrained(tmp_path / "w")
+    folder, _, box_file = frames_folder
+    single = tmp_path / "two"
+    single.mkdir()
+    for name in sorted(p.name for p in folder.iterdir())[:2]:
+        (single / name).write_bytes((folder / name).read_bytes())
+    out = tmp_path / "out"
+    assert main(["predict", str(single), "--weights", str(tmp_path / "w"), "--detector", f"boxes:{box_file}",
+                 "--out", str(out), "--no-progress"]) == 0
+    data = json.loads((out / "two.json").read_text())
+    assert data["num_frames"] == 2 and all(len(f["instances"]) == 2 for f in data["frames"])
+    # the CLI's numbers are the Python API's numbers
+    from pstpose.inference.predictor import predict
+
+    results = predict(models.PSTPose.from_pretrained(tmp_path / "w"), single, detector=f"boxes:{box_file}")
+    np.testing.assert_allclose(data["frames"][1]["instances"][0]["keypoints"], results[1].keypoints[0], atol=0.01)
