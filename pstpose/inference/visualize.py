@@ -55,8 +55,10 @@ def draw_poses(
                 label = f"id {tid}"
                 scale = 0.4 * thickness
                 (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-                cv2.rectangle(out, (x1, y1 - th - 4), (x1 + tw + 4, y1), color, -1)
-                cv2.putText(out, label, (x1 + 2, y1 - 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+                # above the box, or inside its top edge when the box touches the image top
+                top = y1 - th - 4 if y1 - th - 4 >= 0 else y1
+                cv2.rectangle(out, (x1, top), (x1 + tw + 4, top + th + 4), color, -1)
+                cv2.putText(out, label, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
         for a, b in DRAW_SKELETON:
             if visible[a] and visible[b]:
                 pa = tuple(int(round(v)) for v in kpts[i, a])
@@ -82,3 +84,14 @@ def contact_sheet(images: list[np.ndarray], columns: int = 4, pad: int = 4, back
         y, x = pad + r * (h + pad), pad + c * (w + pad)
         sheet[y : y + im.shape[0], x : x + im.shape[1]] = im
     return sheet
+
+
+def clip_crops_sheet(crops_rgb: np.ndarray, pad: int = 4) -> np.ndarray:
+    """The model's view of a batch: uint8 RGB crops (N, T, H, W, 3) (``crop_clips(...,
+    normalize=False)``) as a BGR grid, one row per person, one column per clip frame."""
+    crops = np.asarray(crops_rgb)
+    if crops.ndim != 5 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
+        raise ValueError(f"expected uint8 crops (N, T, H, W, 3), got {crops.shape} {crops.dtype}")
+    n, t = crops.shape[:2]
+    images = [crops[i, j, ..., ::-1] for i in range(n) for j in range(t)]
+    return contact_sheet(images, columns=t, pad=pad)

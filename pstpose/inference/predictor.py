@@ -1,0 +1,312 @@
+"""The streaming video pose pipeline: frames → boxes → clip crops → model → keypoints → tracks.
+
+Works with any ``torch.nn.Module`` mapping a clip batch (B, T, 3, H, W) (ImageNet-normalised
+RGB, keyframe in the middle) to heatmaps (B, K, H/4, W/4) — ``PSTPose`` or a stand-in.
+
+Batching: all persons of a keyframe go through the model together, and up to ``batch_size``
+keyframes are grouped into one call. With ``detect_every > 1`` a frame between detections takes
+its boxes from the previous frame's keypoints, so the group is flushed before such a frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pstpose.inference.crops import crop_clips, crop_matrices, normalize_crops, sanitize_boxes
+from pstpose.inference.decode import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
+from pstpose.inference.detectors import Detector, GivenBoxes, boxes_from_keypoints, make_detector
+from pstpose.inference.results import PoseResult
+from pstpose.inference.sources import Clip, FrameSource, SourceFrame, iter_clips, open_source
+from pstpose.inference.timing import StageTimes
+from pstpose.inference.tracker import Tracker
+from pstpose.preprocess import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
+
+
+def model_device(model):
+    """The device of a module's first parameter or buffer (CPU for a parameterless module)."""
+    import torch
+
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def model_input_size(model) -> tuple[int, int]:
+    config = getattr(model, "config", None)
+    return tuple(getattr(config, "image_size", INPUT_SIZE))
+
+
+def model_frames_per_side(model) -> int | None:
+    config = getattr(model, "config", None)
+    return getattr(config, "frames_per_side", None)
+
+
+def _to_model_input(chunk: np.ndarray, device):
+    """A chunk of crops → normalised float tensor (B, T, 3, H, W) on ``device``.
+
+    uint8 RGB crops (B, T, H, W, 3) are normalised on the CPU with a look-up table, or moved as
+    bytes (4x less transfer) and normalised on an accelerator.
+    """
+    import torch
+
+    if chunk.dtype != np.uint8:
+        return torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32)).to(device)
+    if torch.device(device).type == "cpu":
+        return torch.from_numpy(normalize_crops(chunk))
+    x = torch.from_numpy(np.ascontiguousarray(chunk)).to(device).permute(0, 1, 4, 2, 3).float()
+    mean = torch.as_tensor(IMAGENET_MEAN * 255.0, device=x.device)[:, None, None]
+    scale = torch.as_tensor(1.0 / (IMAGENET_STD * 255.0), device=x.device)[:, None, None]
+    return x.sub_(mean).mul_(scale)
+
+
+def run_model(model, crops: np.ndarray, *, flip: bool = False, device=None, max_batch: int = 64) -> np.ndarray:
+    """Clip crops → heatmaps (M, K, h, w) float32, in chunks of ``max_batch`` clips.
+
+    crops: normalised float (M, T, 3, H, W) as from ``crop_clips``, or RGB uint8 (M, T, H, W, 3)
+    from ``crop_clips(..., normalize=False)``. With ``flip`` each chunk also runs mirrored (in
+    the same forward call) and the flipped-back heatmaps are averaged with the plain ones.
+    """
+    import torch
+
+    crops = np.asarray(crops)
+    if crops.ndim != 5 or (crops.dtype == np.uint8 and crops.shape[-1] != 3):
+        raise ValueError(f"crops must be (M, T, 3, H, W) float or (M, T, H, W, 3) uint8, got {crops.shape}")
+    device = device or model_device(model)
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(crops), max_batch):
+            x = _to_model_input(crops[start : start + max_batch], device)
+            n = len(x)
+            y = model(torch.cat([x, x.flip(-1)]) if flip else x)
+            if not hasattr(y, "shape") or y.ndim != 4 or y.shape[0] != (2 * n if flip else n):
+                raise ValueError(
+                    f"the model must return heatmaps (B, K, h, w) for a batch of {n} clips, "
+                    f"got {getattr(y, 'shape', type(y).__name__)}"
+                )
+            if flip:
+                y = (y[:n] + flip_back(y[n:])) / 2
+            outputs.append(y.float().cpu().numpy())
+    if not outputs:
+        return np.zeros((0, 0, 0, 0), dtype=np.float32)
+    return np.concatenate(outputs)
+
+
+def estimate_poses(
+    model,
+    frames: Sequence[np.ndarray],
+    boxes: np.ndarray,
+    *,
+    flip: bool = False,
+    decode_method: str = "dark",
+    device=None,
+    max_batch: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The low-level call: one clip's frames + keyframe boxes → keypoints in image coordinates.
+
+    frames: the 2ξ+1 BGR uint8 frames of the clip, keyframe in the middle, all one size.
+    boxes: (N, 4|5) [x1, y1, x2, y2(, score)] persons in the keyframe; used as given (no
+    clipping), a zero-size or non-finite box raises ValueError.
+    Returns (keypoints (N, 17, 2) float64, scores (N, 17) heatmap peaks).
+    """
+    frames = list(frames)
+    fps_model = model_frames_per_side(model)
+    if fps_model is not None and len(frames) != 2 * fps_model + 1:
+        raise ValueError(f"the model takes clips of {2 * fps_model + 1} frames, got {len(frames)}")
+    if not frames or len({f.shape for f in frames}) != 1:
+        raise ValueError("a clip needs at least one frame and all its frames must have one shape")
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.size == 0:
+        return np.zeros((0, 17, 2)), np.zeros((0, 17))
+    if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
+        raise ValueError(f"boxes must have shape (N, 4) or (N, 5), got {boxes.shape}")
+    input_size = model_input_size(model)
+    mats = crop_matrices(boxes[:, :4], input_size)
+    crops = crop_clips(frames, mats, input_size, normalize=False)
+    heatmaps = run_model(model, crops, flip=flip, device=device, max_batch=max_batch)
+    coords, scores = decode_heatmaps(heatmaps, decode_method)
+    stride = heatmap_stride(heatmaps.shape[-2:], input_size)
+    return to_image_coords(coords, mats, stride), scores
+
+
+@dataclass
+class _Pending:
+    key: SourceFrame
+    boxes: np.ndarray  # (N, 4) sanitised
+    box_scores: np.ndarray
+    matrices: np.ndarray  # (N, 2, 3)
+    crops: np.ndarray  # (N, T, H, W, 3) RGB uint8
+
+
+class PosePredictor:
+    """Streams a source through detection, cropping, the model, decoding and tracking.
+
+    detector: a ``Detector``, a spec string (``"hog"``, ``"boxes:FILE"``, ``"torchvision"``), or a
+        mapping frame index → boxes (wrapped in ``GivenBoxes``).
+    frames_per_side: ξ; defaults to ``model.config.frames_per_side``.
+    score_by_box: multiply joint scores by the box score.
+    keep_images: results keep their BGR frame (needed by ``PoseResult.plot``).
+    """
+
+    def __init__(
+        self,
+        model,
+        detector: Detector | str | dict = "hog",
+        *,
+        device=None,
+        batch_size: int = 1,
+        flip: bool = False,
+        detect_every: int = 1,
+        frames_per_side: int | None = None,
+        decode_method: str = "dark",
+        score_by_box: bool = False,
+        tracker: Tracker | bool = True,
+        propagate_kpt_thr: float = 0.3,
+        min_box_size: float = 1.0,
+        keep_images: bool = True,
+        max_clips_per_forward: int = 64,
+    ):
+        if batch_size < 1 or detect_every < 1 or max_clips_per_forward < 1:
+            raise ValueError("batch_size, detect_every and max_clips_per_forward must be >= 1")
+        if device is not None:
+            model = model.to(device)
+        self.model = model.eval()
+        self.device = device
+        if isinstance(detector, str):
+            detector = make_detector(detector, device=str(device or "cpu"))
+        elif isinstance(detector, dict) or (callable(detector) and not isinstance(detector, Detector)):
+            detector = GivenBoxes(detector)
+        self.detector: Detector = detector
+        xi = frames_per_side if frames_per_side is not None else model_frames_per_side(model)
+        if xi is None:
+            raise ValueError("the model has no config.frames_per_side; pass frames_per_side")
+        self.frames_per_side = int(xi)
+        self.input_size = model_input_size(model)
+        self.batch_size = batch_size
+        self.flip = flip
+        self.detect_every = detect_every
+        self.decode_method = decode_method
+        self.score_by_box = score_by_box
+        self.tracker = Tracker() if tracker is True else (tracker or None)
+        self.propagate_kpt_thr = propagate_kpt_thr
+        self.min_box_size = min_box_size
+        self.keep_images = keep_images
+        self.max_clips_per_forward = max_clips_per_forward
+        self.times = StageTimes()
+        self.source: FrameSource | None = None
+
+    # --- streaming -----------------------------------------------------------------------
+    def stream(self, source: FrameSource | str, fps: float | None = None) -> Iterator[PoseResult]:
+        """One ``PoseResult`` per frame of ``source``, in order."""
+        src = source if isinstance(source, FrameSource) else open_source(source, fps=fps)
+        self.source = src
+        self.times = StageTimes()
+        self.detector.bind(src)
+        if self.tracker is not None:
+            self.tracker.reset()
+        pending: list[_Pending] = []
+        previous: PoseResult | None = None
+        for clip in iter_clips(self._timed_frames(src), self.frames_per_side):
+            detections = None
+            if self.detect_every > 1 and clip.index % self.detect_every != 0:
+                for previous in self._flush(pending):
+                    yield previous
+                pending = []
+                detections = self._propagated(previous)
+            if detections is None:
+                detections = self._detect(clip)
+            pending.append(self._prepare(clip, detections, src))
+            if len(pending) >= self.batch_size:
+                for previous in self._flush(pending):
+                    yield previous
+                pending = []
+        yield from self._flush(pending)
+
+    def __call__(self, source, fps: float | None = None) -> list[PoseResult]:
+        return list(self.stream(source, fps=fps))
+
+    def _timed_frames(self, frames) -> Iterator[SourceFrame]:
+        it = iter(frames)
+        while True:
+            with self.times.time("decode"):
+                frame = next(it, None)
+            if frame is None:
+                return
+            yield frame
+
+    def _detect(self, clip: Clip) -> np.ndarray:
+        with self.times.time("detect"):
+            return self.detector.detect(clip.key.image, clip.index, clip.key.path)
+
+    def _propagated(self, previous: PoseResult | None) -> np.ndarray | None:
+        """Boxes from the previous frame's poses, or None (→ run the detector) if there are none."""
+        if previous is None or len(previous) == 0:
+            return None
+        boxes, kept = boxes_from_keypoints(previous.keypoints, previous.keypoint_scores, self.propagate_kpt_thr)
+        if len(boxes) == 0:
+            return None
+        return np.column_stack([boxes, previous.box_scores[kept]])
+
+    def _prepare(self, clip: Clip, detections: np.ndarray, src: FrameSource) -> _Pending:
+        with self.times.time("crop"):
+            boxes, scores = sanitize_boxes(detections, src.width, src.height, self.min_box_size)
+            mats = crop_matrices(boxes, self.input_size)
+            crops = crop_clips(clip.frames, mats, self.input_size, normalize=False)
+        return _Pending(clip.key, boxes, scores, mats, crops)
+
+    def _flush(self, pending: list[_Pending]) -> list[PoseResult]:
+        if not pending:
+            return []
+        counts = [len(p.boxes) for p in pending]
+        coords = np.zeros((0, 17, 2))
+        peaks = np.zeros((0, 17))
+        if sum(counts):
+            crops = np.concatenate([p.crops for p in pending if len(p.boxes)])
+            mats = np.concatenate([p.matrices for p in pending if len(p.boxes)])
+            with self.times.time("model"):
+                heatmaps = run_model(
+                    self.model, crops, flip=self.flip, device=self.device, max_batch=self.max_clips_per_forward
+                )
+            with self.times.time("decode_heatmaps"):
+                hm_coords, peaks = decode_heatmaps(heatmaps, self.decode_method)
+                coords = to_image_coords(hm_coords, mats, heatmap_stride(heatmaps.shape[-2:], self.input_size))
+        results = []
+        start = 0
+        for p, n in zip(pending, counts):
+            kpts, scores = coords[start : start + n], peaks[start : start + n]
+            start += n
+            if self.score_by_box:
+                scores = scores * p.box_scores[:, None]
+            with self.times.time("track"):
+                if self.tracker is not None:
+                    ids = self.tracker.update(p.boxes, kpts, scores)
+                else:
+                    ids = np.full(n, -1, dtype=np.int64)
+            results.append(PoseResult(
+                frame_index=p.key.index,
+                boxes=p.boxes,
+                box_scores=p.box_scores,
+                track_ids=ids,
+                keypoints=kpts,
+                keypoint_scores=scores,
+                image_size=(p.key.image.shape[1], p.key.image.shape[0]),
+                image=p.key.image if self.keep_images else None,
+                file_name=p.key.path,
+            ))
+            self.times.frames += 1
+            self.times.persons += n
+        return results
+
+
+def predict(model, source, *, stream: bool = False, detector: Detector | str | dict = "hog", **kwargs):
+    """``model.predict(source, stream=True)``: a generator of ``PoseResult`` (a list otherwise).
+
+    Keyword arguments go to ``PosePredictor`` (device, batch_size, flip, detect_every, ...);
+    ``fps`` sets the rate of image sources.
+    """
+    fps = kwargs.pop("fps", None)
+    predictor = PosePredictor(model, detector, **kwargs)
+    results = predictor.stream(source, fps=fps)
+    return results if stream else list(results)
