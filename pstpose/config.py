@@ -399,12 +399,13 @@ class TrainConfig:
 class ExperimentConfig:
     """One training experiment: the model, the data and the recipe.
 
-    ``data`` is kept as a plain mapping here; it is handed to the data pipeline unchanged (the
-    typed data config replaces it when the data pipeline is part of the package).
+    The loader's worker count and the augmentation seed come from ``train.workers`` and
+    ``train.seed`` (one place each); ``data.workers``/``data.seed`` are for the dataset used on
+    its own.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
-    data: dict = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -486,7 +487,8 @@ def experiment_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()
     model = model_config_from_dict(_scientific_floats(ModelConfig, data["model"]))
     train = from_dict(TrainConfig, _scientific_floats(TrainConfig, data["train"]), prefix="train")
     check_train_config(train)
-    return ExperimentConfig(model=model, data=dict(data["data"]), train=train)
+    data_cfg = from_dict(DataConfig, _scientific_floats(DataConfig, data["data"]), prefix="data")
+    return ExperimentConfig(model=model, data=data_cfg, train=train)
 
 
 def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:

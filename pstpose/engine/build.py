@@ -9,42 +9,36 @@ data pipeline's configuration (``DataConfig`` when the package defines it); the 
 
 The annotation folder of a split is the first that exists of ``root/annotations/<split>``
 (PoseTrack18, PoseTrack17 JSON), ``root/posetrack_data/<split>`` (PoseTrack21) and
-``root/posetrack_data/annotations/<split>``; ``train_annotations`` names one explicitly.
+``root/posetrack_data/annotations/<split>``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
 
 from torch import nn
 from torch.utils.data import Dataset
 
-from pstpose.config import ConfigError, ExperimentConfig, to_dict
+from pstpose.config import ConfigError, DataConfig, ExperimentConfig, to_dict
 from pstpose.engine.checkpoint import seed_everything
 from pstpose.engine.distributed import DistContext, setup_distributed
 from pstpose.engine.precision import check_amp
 from pstpose.engine.train import Trainer, ValFn
 
 
-def _data_key(data: dict, key: str) -> Any:
-    if data.get(key) in (None, ""):
-        raise ConfigError(f"data.{key} is required to train (set it in the config or with --set data.{key}=...)")
-    return data[key]
+def _data_root(data: DataConfig) -> Path:
+    if not data.root:
+        raise ConfigError("data.root is required (set it in the config or with --set data.root=...)")
+    return Path(data.root)
 
 
 ANNOTATION_LAYOUTS = ("annotations/{split}", "posetrack_data/{split}", "posetrack_data/annotations/{split}")
 
 
-def annotation_dir(data: dict, split_key: str = "train_split", explicit_key: str = "train_annotations") -> Path:
-    """The annotation folder (or merged file) of a split; see the module docstring."""
-    if data.get(explicit_key):
-        path = Path(data[explicit_key])
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: data.{explicit_key} not found")
-        return path
-    root = Path(_data_key(data, "root"))
-    split = data.get(split_key) or split_key.split("_")[0]
+def annotation_dir(data: DataConfig, split: str) -> Path:
+    """The annotation folder of a split; see the module docstring."""
+    root = _data_root(data)
     tried = [root / layout.format(split=split) for layout in ANNOTATION_LAYOUTS]
     for path in tried:
         if path.exists():
@@ -57,11 +51,11 @@ def annotation_dir(data: dict, split_key: str = "train_split", explicit_key: str
 def check_data_matches_model(cfg: ExperimentConfig) -> None:
     """The clip length and crop size are stated in both sections; they must agree."""
     data, model = cfg.data, cfg.model
-    if "frames_per_side" in data and int(data["frames_per_side"]) != model.frames_per_side:
-        raise ConfigError(f"data.frames_per_side={data['frames_per_side']} but model.frames_per_side="
+    if data.frames_per_side != model.frames_per_side:
+        raise ConfigError(f"data.frames_per_side={data.frames_per_side} but model.frames_per_side="
                           f"{model.frames_per_side}; the clips must have the length the model expects")
-    if "input_size" in data and tuple(data["input_size"]) != tuple(model.image_size):
-        raise ConfigError(f"data.input_size={list(data['input_size'])} but model.image_size="
+    if tuple(data.input_size) != tuple(model.image_size):
+        raise ConfigError(f"data.input_size={list(data.input_size)} but model.image_size="
                           f"{list(model.image_size)}")
 
 
@@ -79,28 +73,15 @@ def build_model_from_experiment(cfg: ExperimentConfig, load_init_weights: bool =
     return model
 
 
-def _typed_data_config(data: dict) -> Any:
-    """The data pipeline's typed config when it defines one, else the mapping itself."""
-    try:
-        from pstpose.config import DataConfig  # type: ignore[attr-defined]
-    except ImportError:
-        return dict(data)
-    from pstpose.config import from_dict
-
-    return from_dict(DataConfig, data, prefix="data")
-
-
 def build_train_dataset(cfg: ExperimentConfig) -> Dataset:
-    try:
-        from pstpose.data.dataset import PoseTrackClipDataset
-        from pstpose.data.posetrack import load_sequences
-    except ImportError as exc:
-        raise ImportError(f"the PoseTrack data pipeline is not available in this installation ({exc})") from exc
+    from pstpose.data.dataset import PoseTrackClipDataset
+    from pstpose.data.posetrack import load_sequences
+
     check_data_matches_model(cfg)
-    data = {k: v for k, v in cfg.data.items() if k != "train_annotations"}
-    data_config = _typed_data_config(data)
-    sequences = load_sequences(annotation_dir(cfg.data), format=cfg.data.get("format", "auto"))
-    return PoseTrackClipDataset(sequences, Path(_data_key(cfg.data, "root")), data_config, train=True)
+    # One source of truth for the seed and the worker count: the training section.
+    data = dataclasses.replace(cfg.data, seed=cfg.train.seed, workers=cfg.train.workers)
+    sequences = load_sequences(annotation_dir(data, data.train_split), format=data.format)
+    return PoseTrackClipDataset(sequences, _data_root(data), data, train=True)
 
 
 def build_from_experiment(cfg: ExperimentConfig, *, resume: bool = False, val_fn: ValFn | None = None,

@@ -3,23 +3,22 @@ data pipeline themselves are tested where they live."""
 
 import pytest
 
-from pstpose.config import ConfigError, load_experiment
+from pstpose.config import ConfigError, DataConfig, load_experiment
 from pstpose.engine.build import annotation_dir, check_data_matches_model
 
 
 def test_annotation_folder_layouts(tmp_path):
+    data = DataConfig(root=str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"no annotations for split 'train' \(looked for .*annotations/train"):
-        annotation_dir({"root": str(tmp_path)})
+        annotation_dir(data, "train")
     (tmp_path / "posetrack_data" / "train").mkdir(parents=True)  # PoseTrack21 layout
-    assert annotation_dir({"root": str(tmp_path)}) == tmp_path / "posetrack_data" / "train"
+    assert annotation_dir(data, "train") == tmp_path / "posetrack_data" / "train"
     (tmp_path / "annotations" / "train").mkdir(parents=True)  # PoseTrack18 layout wins
-    assert annotation_dir({"root": str(tmp_path)}) == tmp_path / "annotations" / "train"
+    assert annotation_dir(data, "train") == tmp_path / "annotations" / "train"
     (tmp_path / "annotations" / "mini").mkdir()
-    assert annotation_dir({"root": str(tmp_path), "train_split": "mini"}) == tmp_path / "annotations" / "mini"
-    with pytest.raises(FileNotFoundError, match="data.train_annotations not found"):
-        annotation_dir({"train_annotations": str(tmp_path / "elsewhere")})
+    assert annotation_dir(data, "mini") == tmp_path / "annotations" / "mini"
     with pytest.raises(ConfigError, match="data.root is required"):
-        annotation_dir({})
+        annotation_dir(DataConfig(), "train")
 
 
 def test_clip_length_and_crop_size_must_agree():
