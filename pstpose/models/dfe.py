@@ -1,0 +1,81 @@
+"""DFE: differential feature enhancement (paper Eq. 1-3).
+
+Multi-head differential attention over all N = T*h*w clip tokens. Per head, the query and key
+split into a positive and a negative half of d/2 channels each; the value keeps d channels:
+
+    A = softmax(Q+ K+^T / sqrt(d/2)) V - lambda * softmax(Q- K-^T / sqrt(d/2)) V        (Eq. 2)
+    lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init                              (Eq. 3)
+
+Where the paper is silent we follow Differential Transformer: one lambda per layer shared by all
+heads, lambda vectors ~ N(0, 0.1), each head's output RMS-normalised (learned scale shared by the
+heads) and multiplied by (1 - lambda_init), and lambda_init = 0.8 - 0.6 exp(-0.3 (l - 1)) for a
+layer at depth l (here l = backbone depth + 1: DFE is the layer right after the backbone).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pstpose.models.layers import head_rms_norm, merge_heads, split_heads, trunc_normal_init_, zero_init_
+
+
+def lambda_init_for_depth(depth: int) -> float:
+    """Differential Transformer's lambda_init schedule for a layer at 1-based ``depth``."""
+    return 0.8 - 0.6 * math.exp(-0.3 * (depth - 1))
+
+
+class DifferentialAttention(nn.Module):
+    """Token mixer of the DFE block: (B, N, C) normalised tokens -> (B, N, C) update."""
+
+    def __init__(self, embed_dim: int, dim: int, num_heads: int, lambda_init: float) -> None:
+        super().__init__()
+        if dim % num_heads or (dim // num_heads) % 2:
+            raise ValueError(f"DFE dim {dim} must split into {num_heads} heads of even size")
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        half = self.head_dim // 2
+        self.lambda_init = float(lambda_init)
+        self.q = nn.Linear(embed_dim, dim)
+        self.k = nn.Linear(embed_dim, dim)
+        self.v = nn.Linear(embed_dim, dim)
+        self.lambda_q1 = nn.Parameter(torch.zeros(half))
+        self.lambda_k1 = nn.Parameter(torch.zeros(half))
+        self.lambda_q2 = nn.Parameter(torch.zeros(half))
+        self.lambda_k2 = nn.Parameter(torch.zeros(half))
+        self.head_norm_weight = nn.Parameter(torch.ones(self.head_dim))
+        self.proj = nn.Linear(dim, embed_dim)
+        trunc_normal_init_(self)
+        for p in (self.lambda_q1, self.lambda_k1, self.lambda_q2, self.lambda_k2):
+            nn.init.normal_(p, mean=0.0, std=0.1)
+        zero_init_(self.proj)
+
+    def lambda_value(self) -> torch.Tensor:
+        """Eq. 3 (a 0-d tensor)."""
+        return (
+            torch.exp(torch.dot(self.lambda_q1, self.lambda_k1))
+            - torch.exp(torch.dot(self.lambda_q2, self.lambda_k2))
+            + self.lambda_init
+        )
+
+    def differential_heads(self, h: torch.Tensor) -> torch.Tensor:
+        """Eq. 2 per head, before the head norm: (B, N, C) -> (B, heads, N, head_dim)."""
+        b, n, _ = h.shape
+        half = self.head_dim // 2
+        q = split_heads(self.q(h), self.num_heads)  # (B, H, N, d); [..., :d/2] is the + half
+        k = split_heads(self.k(h), self.num_heads)
+        v = split_heads(self.v(h), self.num_heads)
+        # Both softmax paths in one fused call: stack (+, -) along the head axis.
+        q2 = torch.cat([q[..., :half], q[..., half:]], dim=1)
+        k2 = torch.cat([k[..., :half], k[..., half:]], dim=1)
+        v2 = torch.cat([v, v], dim=1)
+        a = F.scaled_dot_product_attention(q2, k2, v2)  # scale 1/sqrt(d/2)
+        a_pos, a_neg = a[:, : self.num_heads], a[:, self.num_heads :]
+        return a_pos - self.lambda_value() * a_neg
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        a = head_rms_norm(self.differential_heads(h), self.head_norm_weight)
+        return self.proj(merge_heads(a) * (1.0 - self.lambda_init))

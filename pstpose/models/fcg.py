@@ -1,0 +1,111 @@
+"""FCG: fine-grained cluster guidance (paper Eq. 4-6).
+
+1. DPC-KNN on the (normalised) tokens of each sample, fully batched and without gradient:
+   d_ij = ||x_i - x_j|| / sqrt(C); rho_i = exp(-mean_{j in kNN(i)} d_ij^2) (Eq. 4, self excluded);
+   delta_i = min_{j denser than i} d_ij, or max_j d_ij for the densest token (Eq. 5);
+   gamma = rho * delta; the M tokens of largest gamma are the centres; every token joins its
+   nearest centre. Ties: token j counts as denser than i when rho_j > rho_i, or rho_j == rho_i and
+   j < i (so exactly one token is "densest"); equal gammas rank by token index (lower first);
+   a token equidistant to two centres joins the one of
+   higher gamma rank; each centre always joins its own cluster (no cluster is ever empty).
+2. Differentiable merge: a learned score per token, softmax within its cluster, weighted sum of
+   the tokens -> M cluster features.
+3. Cluster attention (Eq. 6): clusters query all tokens. To keep N tokens for DSF, every token
+   receives its cluster's attention output (through the zero-initialised output projection).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pstpose.models.layers import merge_heads, split_heads, trunc_normal_init_, zero_init_
+
+
+def pairwise_distances(x: torch.Tensor) -> torch.Tensor:
+    """(B, N, C) -> (B, N, N) Euclidean distances / sqrt(C), by matmul; exact zeros on the diagonal."""
+    n, c = x.shape[1], x.shape[2]
+    sq = (x * x).sum(dim=-1)
+    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * torch.bmm(x, x.transpose(1, 2))
+    off_diagonal = 1.0 - torch.eye(n, dtype=x.dtype, device=x.device)
+    return torch.sqrt(d2.clamp_min(0.0) * off_diagonal / c)
+
+
+def density_peaks(
+    dist: torch.Tensor, knn: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eq. 4-5 from a (B, N, N) distance matrix -> (rho, delta, gamma), each (B, N)."""
+    n = dist.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool, device=dist.device)
+    inf = torch.tensor(float("inf"), dtype=dist.dtype, device=dist.device)
+    nearest = torch.topk(torch.where(eye, inf, dist), knn, dim=-1, largest=False).values
+    rho = torch.exp(-(nearest * nearest).mean(dim=-1))
+    index = torch.arange(n, device=dist.device)
+    # denser[b, i, j]: token j is denser than token i (ties broken towards the lower index).
+    denser = (rho[:, None, :] > rho[:, :, None]) | (
+        (rho[:, None, :] == rho[:, :, None]) & (index[None, :] < index[:, None])
+    )
+    to_denser = torch.where(denser, dist, inf).min(dim=-1).values
+    delta = torch.where(torch.isinf(to_denser), dist.max(dim=-1).values, to_denser)
+    return rho, delta, rho * delta
+
+
+@torch.no_grad()
+def dpc_knn(x: torch.Tensor, num_clusters: int, knn: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cluster tokens (B, N, C) -> (centres (B, M) token indices by descending gamma, assignment (B, N))."""
+    dist = pairwise_distances(x.float())
+    _, _, gamma = density_peaks(dist, knn)
+    # A stable sort (not topk) so that equal gammas rank by token index, on every device.
+    centres = torch.sort(gamma, dim=-1, descending=True, stable=True).indices[:, :num_clusters]
+    to_centres = torch.gather(dist, 2, centres[:, None, :].expand(-1, dist.shape[1], -1))
+    assignment = to_centres.argmin(dim=-1)
+    cluster_ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
+    assignment = assignment.scatter(1, centres, cluster_ids)
+    return centres, assignment
+
+
+def merge_weights(scores: torch.Tensor, assignment: torch.Tensor, num_clusters: int) -> torch.Tensor:
+    """Softmax of the token scores (B, N) within each cluster -> weights (B, N); they sum to 1 per cluster."""
+    member = F.one_hot(assignment, num_clusters).to(torch.bool)  # (B, N, M)
+    neg_inf = torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device)
+    cluster_max = torch.where(member, scores[:, :, None], neg_inf).amax(dim=1)  # (B, M)
+    exp = torch.exp(scores - torch.gather(cluster_max, 1, assignment))
+    cluster_sum = torch.zeros_like(cluster_max).scatter_add(1, assignment, exp)
+    return exp / torch.gather(cluster_sum, 1, assignment)
+
+
+def merge_clusters(
+    tokens: torch.Tensor, weights: torch.Tensor, assignment: torch.Tensor, num_clusters: int
+) -> torch.Tensor:
+    """Weighted sum of the tokens (B, N, C) of each cluster -> (B, M, C) (one-hot matmul)."""
+    one_hot = F.one_hot(assignment, num_clusters).to(tokens.dtype)  # (B, N, M)
+    return torch.bmm(one_hot.transpose(1, 2), tokens * weights[:, :, None])
+
+
+class ClusterGuidance(nn.Module):
+    """Token mixer of the FCG block: (B, N, C) normalised tokens -> (B, N, C) update."""
+
+    def __init__(self, embed_dim: int, dim: int, num_heads: int, num_clusters: int, knn: int) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"FCG dim {dim} is not divisible by {num_heads} heads")
+        self.num_heads = num_heads
+        self.num_clusters = num_clusters
+        self.knn = knn
+        self.score = nn.Linear(embed_dim, 1)
+        self.q = nn.Linear(embed_dim, dim)
+        self.kv = nn.Linear(embed_dim, 2 * dim)
+        self.proj = nn.Linear(dim, embed_dim)
+        trunc_normal_init_(self)
+        zero_init_(self.proj)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        _, assignment = dpc_knn(h.detach(), self.num_clusters, self.knn)
+        weights = merge_weights(self.score(h).squeeze(-1), assignment, self.num_clusters)
+        clusters = merge_clusters(h, weights, assignment, self.num_clusters)  # (B, M, C)
+        q = split_heads(self.q(clusters), self.num_heads)
+        k, v = (split_heads(t, self.num_heads) for t in self.kv(h).chunk(2, dim=-1))
+        out = self.proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))  # (B, M, C)
+        index = assignment[:, :, None].expand(-1, -1, out.shape[-1])
+        return torch.gather(out, 1, index)  # each token gets its cluster's output
