@@ -95,7 +95,7 @@ def read_safetensors(path: Path, map_location: str | torch.device = "cpu") -> di
 
 def check_shapes(model_state: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: Path) -> None:
     """Refuse any tensor whose shape differs from the model's, naming the key and both shapes."""
-    for key, tensor in state.items():
+    for key, tensor in sorted(state.items()):
         if key in model_state and tuple(model_state[key].shape) != tuple(tensor.shape):
             raise CheckpointError(
                 f"{source}: shape mismatch for {key}: checkpoint {tuple(tensor.shape)}, "
