@@ -35,7 +35,7 @@ def sample_volume(volume: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
 
     Offsets are (dt, dy, dx) in cells; points outside the volume read zeros. Returns (B, C, T, H, W).
     """
-    _, _, t, h, w = volume.shape
+    t, h, w = (int(s) for s in volume.shape[2:])  # static sizes (also under ONNX tracing)
     tp, hp, wp = _next_pow2(t), _next_pow2(h), _next_pow2(w)
     padded = F.pad(volume, (0, wp - w, 0, hp - h, 0, tp - t))
     dt, dy, dx = offsets.unbind(dim=-1)

@@ -28,7 +28,8 @@ def pairwise_distances(x: torch.Tensor) -> torch.Tensor:
     n, c = x.shape[1], x.shape[2]
     sq = (x * x).sum(dim=-1)
     d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * torch.bmm(x, x.transpose(1, 2))
-    off_diagonal = 1.0 - torch.eye(n, dtype=x.dtype, device=x.device)
+    index = torch.arange(n, device=x.device)
+    off_diagonal = (index[:, None] != index[None, :]).to(x.dtype)
     return torch.sqrt(d2.clamp_min(0.0) * off_diagonal / c)
 
 
@@ -37,11 +38,11 @@ def density_peaks(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Eq. 4-5 from a (B, N, N) distance matrix -> (rho, delta, gamma), each (B, N)."""
     n = dist.shape[-1]
-    eye = torch.eye(n, dtype=torch.bool, device=dist.device)
-    inf = torch.tensor(float("inf"), dtype=dist.dtype, device=dist.device)
-    nearest = torch.topk(torch.where(eye, inf, dist), knn, dim=-1, largest=False).values
-    rho = torch.exp(-(nearest * nearest).mean(dim=-1))
     index = torch.arange(n, device=dist.device)
+    diagonal = index[:, None] == index[None, :]
+    inf = torch.tensor(float("inf"), dtype=dist.dtype, device=dist.device)
+    nearest = torch.topk(torch.where(diagonal, inf, dist), knn, dim=-1, largest=False).values
+    rho = torch.exp(-(nearest * nearest).mean(dim=-1))
     # denser[b, i, j]: token j is denser than token i (ties broken towards the lower index).
     denser = (rho[:, None, :] > rho[:, :, None]) | (
         (rho[:, None, :] == rho[:, :, None]) & (index[None, :] < index[:, None])
@@ -51,13 +52,28 @@ def density_peaks(
     return rho, delta, rho * delta
 
 
+def top_ranked(score: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices (B, k) of the k largest scores (B, N), equal scores ranked by lower index.
+
+    Written with comparisons instead of topk/sort: topk's order of ties is unspecified on some
+    devices and a stable sort does not export to ONNX.
+    """
+    n = score.shape[-1]
+    index = torch.arange(n, device=score.device)
+    ahead = (score[:, None, :] > score[:, :, None]) | (
+        (score[:, None, :] == score[:, :, None]) & (index[None, :] < index[:, None])
+    )
+    rank = ahead.sum(dim=-1)  # (B, N): how many tokens rank before token i; a permutation of 0..N-1
+    slots = torch.arange(k, device=score.device)
+    return (rank[:, :, None] == slots).to(score.dtype).argmax(dim=1)
+
+
 @torch.no_grad()
 def dpc_knn(x: torch.Tensor, num_clusters: int, knn: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Cluster tokens (B, N, C) -> (centres (B, M) token indices by descending gamma, assignment (B, N))."""
     dist = pairwise_distances(x.float())
     _, _, gamma = density_peaks(dist, knn)
-    # A stable sort (not topk) so that equal gammas rank by token index, on every device.
-    centres = torch.sort(gamma, dim=-1, descending=True, stable=True).indices[:, :num_clusters]
+    centres = top_ranked(gamma, num_clusters)
     to_centres = torch.gather(dist, 2, centres[:, None, :].expand(-1, dist.shape[1], -1))
     assignment = to_centres.argmin(dim=-1)
     cluster_ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
