@@ -48,8 +48,8 @@ class DFEConfig:
 
     enabled: bool = True
     dim: int = 192
-    num_heads: int = 6  # differential heads; each head splits its q/k into a +/- half
-    mlp_ratio: float = 2.0
+    num_heads: int = 3  # differential heads; each head splits its q/k into a +/- half
+    mlp_ratio: float = 1.0
     lambda_init: float | None = None  # None: Differential Transformer schedule at depth L_backbone + 1
 
 
@@ -62,7 +62,7 @@ class FCGConfig:
     num_clusters: int = 64
     knn: int = 5
     num_heads: int = 6
-    mlp_ratio: float = 2.0
+    mlp_ratio: float = 1.0
 
 
 @dataclass
@@ -76,7 +76,7 @@ class DSFConfig:
     offset_range: float = 2.0  # bound of the predicted spatial offsets (dy, dx), in token cells
     offset_range_t: float = 1.0  # bound of the predicted temporal offset dt, in frames
     offset_kernel: int = 3  # kernel of the depthwise 3-D conv of the offset network
-    mlp_ratio: float = 2.0
+    mlp_ratio: float = 1.0
 
 
 @dataclass
@@ -112,14 +112,15 @@ BACKBONE_PRESETS: dict[str, BackboneConfig] = {
     "vitpose-h": BackboneConfig(embed_dim=1280, depth=32, num_heads=16, drop_path_rate=0.55),
 }
 
-# Refinement width per preset: (dim, heads, offset groups). dim = embed_dim / 4 (tiny: / 2) with
-# 32-channel heads keeps the three modules near 5% of the clip's FLOPs at every size.
-REFINE_PRESETS: dict[str, tuple[int, int, int]] = {
-    "tiny": (64, 4, 2),
-    "vitpose-s": (96, 3, 3),
-    "vitpose-b": (192, 6, 3),
-    "vitpose-l": (256, 8, 4),
-    "vitpose-h": (320, 10, 5),
+# Refinement width per preset: (dim, heads, DFE heads, DSF offset groups). dim ~ embed_dim / 4
+# with 32-channel heads keeps DFE+FCG+DSF near 5% of the clip's FLOPs; DFE has half the heads
+# (64 channels, i.e. two 32-channel q/k halves), as Differential Transformer pairs two heads in one.
+REFINE_PRESETS: dict[str, tuple[int, int, int, int]] = {
+    "tiny": (64, 2, 1, 2),
+    "vitpose-s": (128, 4, 2, 2),
+    "vitpose-b": (192, 6, 3, 3),
+    "vitpose-l": (256, 8, 4, 4),
+    "vitpose-h": (320, 10, 5, 5),
 }
 
 
@@ -128,9 +129,10 @@ def model_preset(name: str) -> ModelConfig:
     if name not in BACKBONE_PRESETS:
         raise ConfigError(f"unknown model preset {name!r}; choose one of {sorted(BACKBONE_PRESETS)}")
     cfg = ModelConfig(preset=name, backbone=dataclasses.replace(BACKBONE_PRESETS[name]))
-    dim, heads, groups = REFINE_PRESETS[name]
+    dim, heads, dfe_heads, groups = REFINE_PRESETS[name]
     for section in (cfg.dfe, cfg.fcg, cfg.dsf):
         section.dim, section.num_heads = dim, heads
+    cfg.dfe.num_heads = dfe_heads
     cfg.dsf.offset_groups = groups
     if name == "tiny":
         cfg.head = HeadConfig(kind="classic", deconv_channels=64, num_deconv=2)

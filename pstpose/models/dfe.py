@@ -63,16 +63,17 @@ class DifferentialAttention(nn.Module):
 
     def differential_heads(self, h: torch.Tensor) -> torch.Tensor:
         """Eq. 2 per head, before the head norm: (B, N, C) -> (B, heads, N, head_dim)."""
-        b, n, _ = h.shape
         half = self.head_dim // 2
         q = split_heads(self.q(h), self.num_heads)  # (B, H, N, d); [..., :d/2] is the + half
         k = split_heads(self.k(h), self.num_heads)
         v = split_heads(self.v(h), self.num_heads)
-        # Both softmax paths in one fused call: stack (+, -) along the head axis.
-        q2 = torch.cat([q[..., :half], q[..., half:]], dim=1)
-        k2 = torch.cat([k[..., :half], k[..., half:]], dim=1)
+        # Both softmax paths in one fused call: stack (+, -) along the head axis. The fused
+        # kernels want one head size for q, k and v, so the d/2-channel q/k halves are
+        # zero-padded to d (zeros add nothing to q.k) and the 1/sqrt(d/2) scale is explicit.
+        q2 = F.pad(torch.cat([q[..., :half], q[..., half:]], dim=1), (0, self.head_dim - half))
+        k2 = F.pad(torch.cat([k[..., :half], k[..., half:]], dim=1), (0, self.head_dim - half))
         v2 = torch.cat([v, v], dim=1)
-        a = F.scaled_dot_product_attention(q2, k2, v2)  # scale 1/sqrt(d/2)
+        a = F.scaled_dot_product_attention(q2, k2, v2, scale=half**-0.5)
         a_pos, a_neg = a[:, : self.num_heads], a[:, self.num_heads :]
         return a_pos - self.lambda_value() * a_neg
 

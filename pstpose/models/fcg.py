@@ -23,32 +23,36 @@ from torch import nn
 from pstpose.models.layers import merge_heads, split_heads, trunc_normal_init_, zero_init_
 
 
-def pairwise_distances(x: torch.Tensor) -> torch.Tensor:
-    """(B, N, C) -> (B, N, N) Euclidean distances / sqrt(C), by matmul; exact zeros on the diagonal."""
-    n, c = x.shape[1], x.shape[2]
+def pairwise_sq_distances(x: torch.Tensor) -> torch.Tensor:
+    """(B, N, C) -> (B, N, N) squared Euclidean distances / C, by one batched matmul.
+
+    The diagonal is ~0 up to rounding; nothing below relies on it being exactly 0.
+    """
+    c = x.shape[-1]
     sq = (x * x).sum(dim=-1)
-    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * torch.bmm(x, x.transpose(1, 2))
-    index = torch.arange(n, device=x.device)
-    off_diagonal = (index[:, None] != index[None, :]).to(x.dtype)
-    return torch.sqrt(d2.clamp_min(0.0) * off_diagonal / c)
+    pair = sq[:, :, None] + sq[:, None, :]
+    return torch.baddbmm(pair, x, x.transpose(1, 2), beta=1.0 / c, alpha=-2.0 / c).clamp_min(0.0)
 
 
-def density_peaks(
-    dist: torch.Tensor, knn: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Eq. 4-5 from a (B, N, N) distance matrix -> (rho, delta, gamma), each (B, N)."""
-    n = dist.shape[-1]
-    index = torch.arange(n, device=dist.device)
+def density_peaks(sq_dist: torch.Tensor, knn: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eq. 4-5 from (B, N, N) squared distances -> (rho, delta, gamma), each (B, N).
+
+    Everything N x N stays squared (same order as the distances); the square root is taken on
+    the N chosen values only.
+    """
+    n = sq_dist.shape[-1]
+    index = torch.arange(n, device=sq_dist.device)
     diagonal = index[:, None] == index[None, :]
-    inf = torch.tensor(float("inf"), dtype=dist.dtype, device=dist.device)
-    nearest = torch.topk(torch.where(diagonal, inf, dist), knn, dim=-1, largest=False).values
-    rho = torch.exp(-(nearest * nearest).mean(dim=-1))
-    # denser[b, i, j]: token j is denser than token i (ties broken towards the lower index).
-    denser = (rho[:, None, :] > rho[:, :, None]) | (
-        (rho[:, None, :] == rho[:, :, None]) & (index[None, :] < index[:, None])
-    )
-    to_denser = torch.where(denser, dist, inf).min(dim=-1).values
-    delta = torch.where(torch.isinf(to_denser), dist.max(dim=-1).values, to_denser)
+    lower = index[None, :] < index[:, None]  # lower[i, j]: j < i
+    inf = torch.tensor(float("inf"), dtype=sq_dist.dtype, device=sq_dist.device)
+    nearest = torch.topk(torch.where(diagonal, inf, sq_dist), knn, dim=-1, largest=False).values
+    rho = torch.exp(-nearest.mean(dim=-1))
+    # denser[b, i, j]: token j is denser than token i (equal densities: the lower index wins).
+    rho_i, rho_j = rho[:, :, None], rho[:, None, :]
+    denser = (rho_j > rho_i) | (lower & (rho_j == rho_i))  # (bool `where` does not export)
+    to_denser = torch.where(denser, sq_dist, inf).amin(dim=-1)
+    delta_sq = torch.where(torch.isinf(to_denser), sq_dist.amax(dim=-1), to_denser)
+    delta = torch.sqrt(delta_sq)
     return rho, delta, rho * delta
 
 
@@ -60,9 +64,9 @@ def top_ranked(score: torch.Tensor, k: int) -> torch.Tensor:
     """
     n = score.shape[-1]
     index = torch.arange(n, device=score.device)
-    ahead = (score[:, None, :] > score[:, :, None]) | (
-        (score[:, None, :] == score[:, :, None]) & (index[None, :] < index[:, None])
-    )
+    lower = index[None, :] < index[:, None]
+    s_i, s_j = score[:, :, None], score[:, None, :]
+    ahead = (s_j > s_i) | (lower & (s_j == s_i))
     rank = ahead.sum(dim=-1)  # (B, N): how many tokens rank before token i; a permutation of 0..N-1
     slots = torch.arange(k, device=score.device)
     return (rank[:, :, None] == slots).to(score.dtype).argmax(dim=1)
@@ -71,10 +75,10 @@ def top_ranked(score: torch.Tensor, k: int) -> torch.Tensor:
 @torch.no_grad()
 def dpc_knn(x: torch.Tensor, num_clusters: int, knn: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Cluster tokens (B, N, C) -> (centres (B, M) token indices by descending gamma, assignment (B, N))."""
-    dist = pairwise_distances(x.float())
-    _, _, gamma = density_peaks(dist, knn)
+    sq_dist = pairwise_sq_distances(x.float())
+    _, _, gamma = density_peaks(sq_dist, knn)
     centres = top_ranked(gamma, num_clusters)
-    to_centres = torch.gather(dist, 2, centres[:, None, :].expand(-1, dist.shape[1], -1))
+    to_centres = torch.gather(sq_dist, 2, centres[:, None, :].expand(-1, sq_dist.shape[1], -1))
     assignment = to_centres.argmin(dim=-1)
     cluster_ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
     assignment = assignment.scatter(1, centres, cluster_ids)

@@ -56,8 +56,8 @@ def validate_model_config(cfg: ModelConfig) -> None:
 def _refinement_mixer(name: str, cfg: ModelConfig, grid: TokenGrid) -> nn.Module:
     c = cfg.backbone.embed_dim
     sec = getattr(cfg, name)
-    if cfg.variant == "baseline":
-        return SpatiotemporalSelfAttention(c, sec.dim, sec.num_heads)
+    if cfg.variant == "baseline":  # a differential head pairs two standard heads
+        return SpatiotemporalSelfAttention(c, sec.dim, sec.num_heads * (2 if name == "dfe" else 1))
     if name == "dfe":
         lam = sec.lambda_init if sec.lambda_init is not None else lambda_init_for_depth(cfg.backbone.depth + 1)
         return DifferentialAttention(c, sec.dim, sec.num_heads, lam)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pstpose.models.fcg import ClusterGuidance, density_peaks, dpc_knn, merge_clusters, merge_weights, pairwise_distances
+from pstpose.models.fcg import ClusterGuidance, density_peaks, dpc_knn, merge_clusters, merge_weights, pairwise_sq_distances
 
 
 def brute_force_dpc(x: np.ndarray, num_clusters: int, knn: int):
@@ -36,7 +36,7 @@ def brute_force_dpc(x: np.ndarray, num_clusters: int, knn: int):
 
 def test_dpc_knn_matches_brute_force_on_random_tokens():
     x = torch.randn(3, 40, 6, generator=torch.Generator().manual_seed(0))
-    dist = pairwise_distances(x)
+    dist = pairwise_sq_distances(x)
     rho, delta, gamma = density_peaks(dist, knn=5)
     centres, assignment = dpc_knn(x, num_clusters=7, knn=5)
     for b in range(3):
@@ -52,7 +52,7 @@ def test_dpc_knn_tie_rules_on_exact_integer_tokens():
     """Integer tokens make every distance exact: duplicates and symmetric points tie for real."""
     pts = [[0, 0], [0, 0], [4, 0], [4, 0], [0, 4], [4, 4], [2, 2], [2, 2], [8, 8], [8, 0], [0, 8], [6, 2], [2, 0]]
     x = torch.tensor(pts, dtype=torch.float32)[None]
-    rho, delta, gamma = density_peaks(pairwise_distances(x), knn=2)
+    rho, delta, gamma = density_peaks(pairwise_sq_distances(x), knn=2)
     centres, assignment = dpc_knn(x, num_clusters=3, knn=2)
     ref = brute_force_dpc(np.array(pts, dtype=np.float64), 3, 2)
     np.testing.assert_allclose(rho[0].numpy(), ref[0], rtol=1e-6)
@@ -63,7 +63,7 @@ def test_dpc_knn_tie_rules_on_exact_integer_tokens():
     assert delta[0, 1] == 0 and delta[0, 3] == 0 and delta[0, 7] == 0
     # Token 12 = (2, 0) is equidistant (2) from the centres (0, 0), (4, 0) and (2, 2): it joins
     # the one of highest gamma rank.
-    d_to_centres = pairwise_distances(x)[0, 12, centres[0]]
+    d_to_centres = pairwise_sq_distances(x)[0, 12, centres[0]]  # exact: integer coordinates
     tied = (d_to_centres == d_to_centres.min()).nonzero().flatten().tolist()
     assert len(tied) == 3 and assignment[0, 12] == 0
 
