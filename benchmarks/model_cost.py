@@ -13,7 +13,9 @@ reports belongs to that configuration alone. Examples:
 
 FLOPs are counted with torch.utils.flop_counter.FlopCounterMode (matmuls, convolutions and
 attention; element-wise ops and grid_sample are not counted). One multiply-add = 2 FLOPs.
-Times are medians of ``--repeats`` runs after one warm-up, under torch.inference_mode.
+Times are medians of ``--repeats`` rounds after one warm-up, under torch.inference_mode; each
+round times the whole forward and each stage back to back, and the shares are medians of the
+per-round ratios (robust to a machine whose load drifts).
 """
 
 from __future__ import annotations
@@ -47,14 +49,17 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
-def _median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def _interleaved_ms(fns: dict, repeats: int) -> dict[str, list[float]]:
+    """Run every function once (warm-up), then ``repeats`` rounds timing each in turn (ms)."""
+    for fn in fns.values():
         fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - start) * 1e3)
+    return samples
 
 
 def _gflops(fn) -> float:
@@ -96,12 +101,23 @@ def measure(preset: str, variant: str, batch: int, repeats: int, threads: int) -
 
         flops = {name: _gflops(fn) / batch for name, fn in stages.items()}
         total_flops = _gflops(lambda: model(clip)) / batch
-        times = {name: _median_ms(fn, repeats) for name, fn in stages.items()}
-        total_ms = _median_ms(lambda: model(clip), repeats)
-        cluster_ms = _median_ms(cluster, repeats) if cluster else 0.0
         cluster_flops = _gflops(cluster) / batch if cluster else 0.0
-    refine_names = [n for n in model.refine]
-    refine_ms = sum(times[n] for n in refine_names)
+        timed = {"total": lambda: model(clip), **stages}
+        if cluster:
+            timed["cluster"] = cluster
+        samples = _interleaved_ms(timed, repeats)
+    refine_names = list(model.refine)
+    times = {name: statistics.median(v) for name, v in samples.items()}
+    # Shares are medians of per-round ratios: every round times all parts back to back, so a
+    # busy machine slows numerator and denominator alike.
+    refine_share = statistics.median(
+        sum(samples[n][r] for n in refine_names) / samples["total"][r] for r in range(repeats)
+    )
+    cluster_share = (
+        statistics.median(samples["cluster"][r] / samples["total"][r] for r in range(repeats)) if cluster else 0.0
+    )
+    total_ms = times.pop("total")
+    cluster_ms = times.pop("cluster", 0.0)
     return {
         "preset": preset,
         "variant": variant,
@@ -119,8 +135,8 @@ def measure(preset: str, variant: str, batch: int, repeats: int, threads: int) -
         "latency_ms_per_clip": total_ms / batch,
         "stage_ms_batch": times,
         "cluster_ms_batch": cluster_ms,
-        "time_share_refine": refine_ms / total_ms,
-        "time_share_cluster": cluster_ms / total_ms,
+        "time_share_refine": refine_share,
+        "time_share_cluster": cluster_share,
         "peak_rss_mb": _peak_rss_mb(),
         "model_rss_mb": rss_model,
     }

@@ -39,8 +39,7 @@ class DifferentialAttention(nn.Module):
         self.head_dim = dim // num_heads
         half = self.head_dim // 2
         self.lambda_init = float(lambda_init)
-        self.q = nn.Linear(embed_dim, dim)
-        self.k = nn.Linear(embed_dim, dim)
+        self.qk = nn.Linear(embed_dim, 2 * dim)  # [q | k]; per head [+ half | - half]
         self.v = nn.Linear(embed_dim, dim)
         self.lambda_q1 = nn.Parameter(torch.zeros(half))
         self.lambda_k1 = nn.Parameter(torch.zeros(half))
@@ -63,20 +62,19 @@ class DifferentialAttention(nn.Module):
 
     def differential_heads(self, h: torch.Tensor) -> torch.Tensor:
         """Eq. 2 per head, before the head norm: (B, N, C) -> (B, heads, N, head_dim)."""
-        half = self.head_dim // 2
-        q = split_heads(self.q(h), self.num_heads)  # (B, H, N, d); [..., :d/2] is the + half
-        k = split_heads(self.k(h), self.num_heads)
-        v = split_heads(self.v(h), self.num_heads)
-        # Both softmax paths in one fused call: stack (+, -) along the head axis. The fused
-        # kernels want one head size for q, k and v, so the d/2-channel q/k halves are
-        # zero-padded to d (zeros add nothing to q.k) and the 1/sqrt(d/2) scale is explicit.
-        q2 = F.pad(torch.cat([q[..., :half], q[..., half:]], dim=1), (0, self.head_dim - half))
-        k2 = F.pad(torch.cat([k[..., :half], k[..., half:]], dim=1), (0, self.head_dim - half))
-        v2 = torch.cat([v, v], dim=1)
-        a = F.scaled_dot_product_attention(q2, k2, v2, scale=half**-0.5)
-        a_pos, a_neg = a[:, : self.num_heads], a[:, self.num_heads :]
+        b, n, _ = h.shape
+        heads, d, half = self.num_heads, self.head_dim, self.head_dim // 2
+        # One copy lays q and k out as (q/k, +/-, B, heads, N, d/2). The fused attention kernels
+        # want one head size for q, k and v, so the halves are zero-padded to d in that same
+        # copy (zeros add nothing to q.k) and the 1/sqrt(d/2) scale is passed explicitly.
+        qk = self.qk(h).reshape(b, n, 2, heads, 2, half).permute(2, 4, 0, 3, 1, 5)
+        qk = F.pad(qk, (0, d - half))
+        v = split_heads(self.v(h), heads)
+        a_pos = F.scaled_dot_product_attention(qk[0, 0], qk[1, 0], v, scale=half**-0.5)
+        a_neg = F.scaled_dot_product_attention(qk[0, 1], qk[1, 1], v, scale=half**-0.5)
         return a_pos - self.lambda_value() * a_neg
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        a = head_rms_norm(self.differential_heads(h), self.head_norm_weight)
-        return self.proj(merge_heads(a) * (1.0 - self.lambda_init))
+        # Differential Transformer's (1 - lambda_init) output scale, folded into the norm's scale.
+        scale = self.head_norm_weight * (1.0 - self.lambda_init)
+        return self.proj(merge_heads(head_rms_norm(self.differential_heads(h), scale)))

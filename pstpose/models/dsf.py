@@ -30,14 +30,16 @@ def _next_pow2(n: int) -> int:
     return 1 << max(n - 1, 0).bit_length()
 
 
-def sample_volume(volume: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """Trilinear sampling of ``volume`` (B, C, T, H, W) at every cell + ``offsets`` (B, T, H, W, 3).
+def pad_to_pow2(volume: torch.Tensor) -> torch.Tensor:
+    """Zero-pad the last three dims (T, H, W) at their far end to powers of two (any rank, one copy)."""
+    t, h, w = (int(s) for s in volume.shape[-3:])  # static sizes (also under ONNX tracing)
+    return F.pad(volume, (0, _next_pow2(w) - w, 0, _next_pow2(h) - h, 0, _next_pow2(t) - t))
 
-    Offsets are (dt, dy, dx) in cells; points outside the volume read zeros. Returns (B, C, T, H, W).
-    """
-    t, h, w = (int(s) for s in volume.shape[2:])  # static sizes (also under ONNX tracing)
-    tp, hp, wp = _next_pow2(t), _next_pow2(h), _next_pow2(w)
-    padded = F.pad(volume, (0, wp - w, 0, hp - h, 0, tp - t))
+
+def sample_padded(padded: torch.Tensor, size: tuple[int, int, int], offsets: torch.Tensor) -> torch.Tensor:
+    """``sample_volume`` on a volume already passed through ``pad_to_pow2``; ``size`` = its (T, H, W)."""
+    t, h, w = size
+    tp, hp, wp = padded.shape[-3:]
     dt, dy, dx = offsets.unbind(dim=-1)
     ti = torch.arange(t, dtype=offsets.dtype, device=offsets.device)[:, None, None]
     yi = torch.arange(h, dtype=offsets.dtype, device=offsets.device)[None, :, None]
@@ -53,6 +55,15 @@ def sample_volume(volume: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(padded, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def sample_volume(volume: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Trilinear sampling of ``volume`` (B, C, T, H, W) at every cell + ``offsets`` (B, T, H, W, 3).
+
+    Offsets are (dt, dy, dx) in cells; points outside the volume read zeros. Returns (B, C, T, H, W).
+    """
+    t, h, w = (int(s) for s in volume.shape[2:])
+    return sample_padded(pad_to_pow2(volume), (t, h, w), offsets)
+
+
 class OffsetNetwork(nn.Module):
     """Query volume (B, dim, T, h, w) -> bounded offsets (B, groups, T, h, w, 3) in cells."""
 
@@ -66,7 +77,7 @@ class OffsetNetwork(nn.Module):
         self.range_t, self.range_xy = float(range_t), float(range_xy)
 
     def forward(self, query_volume: torch.Tensor) -> torch.Tensor:
-        x = self.depthwise(query_volume).permute(0, 2, 3, 4, 1)  # (B, T, h, w, dim)
+        x = self.depthwise(query_volume).permute(0, 2, 3, 4, 1)  # (B, T, h, w, dim), channels-last
         raw = self.pointwise(self.act(self.norm(x)))  # (B, T, h, w, 3G)
         b, t, h, w, _ = raw.shape
         raw = raw.reshape(b, t, h, w, self.groups, 3).permute(0, 4, 1, 2, 3, 5)
@@ -107,27 +118,26 @@ class DeformableFusion(nn.Module):
         nn.init.zeros_(self.offsets.pointwise.bias)
         zero_init_(self.proj)
 
-    def to_volume(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, N, D) -> (B, D, T, h, w)."""
-        g = self.grid
-        return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], g.frames, g.height, g.width)
-
     def sampled_keys_values(self, h: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """K and V (B, N, dim) each, sampled per offset group at cell + offset."""
         b, n, _ = h.shape
-        g, d = self.groups, self.dim
-        kv = self.to_volume(self.kv(h))  # (B, 2d, T, h, w); channels [k | v], heads in order
-        t, hh, ww = kv.shape[2:]
-        # Channels of group gi: its heads' slice of K and of V -> (B*G, 2d/G, T, h, w).
-        kv = kv.reshape(b, 2, g, d // g, t, hh, ww).transpose(1, 2).reshape(b * g, 2 * d // g, t, hh, ww)
-        sampled = sample_volume(kv, offsets.reshape(b * g, t, hh, ww, 3))
-        sampled = sampled.reshape(b, g, 2, d // g, n).transpose(1, 2).reshape(b, 2 * d, n).transpose(1, 2)
+        g, d, grid = self.groups, self.dim, self.grid
+        size = (grid.frames, grid.height, grid.width)
+        # Channels [K | V], heads in order -> group gi gets its heads' slice of K and of V:
+        # (B, G, 2, d/G, T, h, w) as a view; padding it makes the one copy, then (B*G, 2d/G, ...).
+        kv = self.kv(h).reshape(b, *size, 2, g, d // g).permute(0, 5, 4, 6, 1, 2, 3)
+        padded = pad_to_pow2(kv)
+        padded = padded.reshape(b * g, 2 * d // g, *padded.shape[-3:])
+        sampled = sample_padded(padded, size, offsets.reshape(b * g, *size, 3))  # (B*G, 2d/G, T, h, w)
+        sampled = sampled.reshape(b, g, 2, d // g, n).permute(0, 4, 2, 1, 3).reshape(b, n, 2 * d)
         sampled = sampled + self.kv_bias
         return sampled[..., :d], sampled[..., d:]
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         q = self.q(h)
-        offsets = self.offsets(self.to_volume(q))
+        g = self.grid
+        # (B, N, d) is the channels-last layout of the (B, d, T, h, w) query volume: no copy.
+        offsets = self.offsets(q.reshape(h.shape[0], g.frames, g.height, g.width, self.dim).permute(0, 4, 1, 2, 3))
         k, v = self.sampled_keys_values(h, offsets)
         q, k, v = (split_heads(x, self.num_heads) for x in (q, k, v))
         return self.proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))

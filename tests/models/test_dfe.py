@@ -29,8 +29,8 @@ def reference_dfe(module: DifferentialAttention, h: torch.Tensor) -> tuple[np.nd
         - math.exp(float(_np(module.lambda_q2) @ _np(module.lambda_k2)))
         + module.lambda_init
     )
-    q = x @ _np(module.q.weight).T + _np(module.q.bias)
-    k = x @ _np(module.k.weight).T + _np(module.k.bias)
+    qk = x @ _np(module.qk.weight).T + _np(module.qk.bias)
+    q, k = qk[..., : heads * d], qk[..., heads * d :]
     v = x @ _np(module.v.weight).T + _np(module.v.bias)
     b, n, _ = x.shape
     per_head = np.zeros((b, heads, n, d))
@@ -82,9 +82,9 @@ def test_negative_path_cancels_common_mode():
     with torch.no_grad():
         for p in (module.lambda_q1, module.lambda_k1, module.lambda_q2, module.lambda_k2):
             p.zero_()  # exp(0) - exp(0) + 1 = 1
-        for lin in (module.q, module.k):
-            lin.weight[4:] = lin.weight[:4]
-            lin.bias[4:] = lin.bias[:4]
+        for part in (slice(0, 8), slice(8, 16)):  # q and k rows of the fused projection
+            w, b = module.qk.weight[part], module.qk.bias[part]
+            w[4:], b[4:] = w[:4].clone(), b[:4].clone()
     h = torch.randn(1, 5, 8)
     assert module.lambda_value().item() == 1.0
     assert module.differential_heads(h).abs().max() < 1e-6
