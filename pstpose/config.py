@@ -36,6 +36,11 @@ class BackboneConfig:
     patch_size: int = 16
     qkv_bias: bool = True
     drop_path_rate: float = 0.3
+    layer_norm_eps: float = 1e-6  # ViTPose's value (transformers' VitPose config defaults to 1e-12)
+
+
+# The refinement modules work at a reduced internal width ``dim`` (projected in from and out to
+# the backbone width); ``mlp_ratio`` is relative to ``dim``. See docs/architecture.md (cost).
 
 
 @dataclass
@@ -43,8 +48,10 @@ class DFEConfig:
     """Differential feature enhancement (differential attention over all clip tokens)."""
 
     enabled: bool = True
-    num_heads: int = 8  # differential heads; each head splits its dim into a +/- half
-    mlp_ratio: float = 4.0
+    dim: int = 192
+    num_heads: int = 3  # differential heads; each head splits its q/k into a +/- half
+    mlp_ratio: float = 1.0
+    lambda_init: float | None = None  # None: Differential Transformer schedule at depth L_backbone + 1
 
 
 @dataclass
@@ -52,10 +59,11 @@ class FCGConfig:
     """Fine-grained cluster guidance (DPC-KNN clustering + cluster-to-token attention)."""
 
     enabled: bool = True
+    dim: int = 192
     num_clusters: int = 64
     knn: int = 5
-    num_heads: int = 8
-    mlp_ratio: float = 4.0
+    num_heads: int = 6
+    mlp_ratio: float = 1.0
 
 
 @dataclass
@@ -63,15 +71,18 @@ class DSFConfig:
     """Deformable spatiotemporal fusion."""
 
     enabled: bool = True
-    num_heads: int = 8
-    offset_groups: int = 8
-    offset_range: float = 2.0  # bound of the predicted offsets, in token cells
-    mlp_ratio: float = 4.0
+    dim: int = 192
+    num_heads: int = 6
+    offset_groups: int = 3  # heads are split evenly over the groups
+    offset_range: float = 2.0  # bound of the predicted spatial offsets (dy, dx), in token cells
+    offset_range_t: float = 1.0  # bound of the predicted temporal offset dt, in frames
+    offset_kernel: int = 3  # kernel of the depthwise 3-D conv of the offset network
+    mlp_ratio: float = 1.0
 
 
 @dataclass
 class HeadConfig:
-    kind: str = "classic"  # "classic" (2 deconvs + 1x1) or "simple"
+    kind: str = "classic"  # "classic" (deconvs + BN + ReLU, then 1x1) or "simple" (ReLU, x4 up, 3x3)
     deconv_channels: int = 256
     num_deconv: int = 2
 
@@ -102,15 +113,29 @@ BACKBONE_PRESETS: dict[str, BackboneConfig] = {
     "vitpose-h": BackboneConfig(embed_dim=1280, depth=32, num_heads=16, drop_path_rate=0.55),
 }
 
+# Refinement width per preset: (dim, heads, DFE heads, DSF offset groups). dim ~ embed_dim / 4
+# with 32-channel heads keeps DFE+FCG+DSF near 5% of the clip's FLOPs; DFE has half the heads
+# (64 channels, i.e. two 32-channel q/k halves), as Differential Transformer pairs two heads in one.
+REFINE_PRESETS: dict[str, tuple[int, int, int, int]] = {
+    "tiny": (64, 2, 1, 2),
+    "vitpose-s": (128, 4, 2, 2),
+    "vitpose-b": (192, 6, 3, 3),
+    "vitpose-l": (256, 8, 4, 4),
+    "vitpose-h": (320, 10, 5, 5),
+}
+
 
 def model_preset(name: str) -> ModelConfig:
-    """The ModelConfig of a named preset (see BACKBONE_PRESETS)."""
+    """The ModelConfig of a named preset (see BACKBONE_PRESETS and REFINE_PRESETS)."""
     if name not in BACKBONE_PRESETS:
         raise ConfigError(f"unknown model preset {name!r}; choose one of {sorted(BACKBONE_PRESETS)}")
     cfg = ModelConfig(preset=name, backbone=dataclasses.replace(BACKBONE_PRESETS[name]))
+    dim, heads, dfe_heads, groups = REFINE_PRESETS[name]
+    for section in (cfg.dfe, cfg.fcg, cfg.dsf):
+        section.dim, section.num_heads = dim, heads
+    cfg.dfe.num_heads = dfe_heads
+    cfg.dsf.offset_groups = groups
     if name == "tiny":
-        cfg.dfe.num_heads = cfg.fcg.num_heads = cfg.dsf.num_heads = 4
-        cfg.dsf.offset_groups = 4
         cfg.head = HeadConfig(kind="classic", deconv_channels=64, num_deconv=2)
     return cfg
 

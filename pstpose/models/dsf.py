@@ -1,0 +1,143 @@
+"""DSF: deformable spatiotemporal fusion (paper Eq. 7-9).
+
+Queries Q = F2 W_Q. An offset network on the query volume (T x h x w: depthwise 3-D conv ->
+LayerNorm -> GELU -> 1x1 conv) predicts, per token and offset group, (dt, dy, dx) bounded by
+``range * tanh``. Keys and values are taken from F2 sampled at the reference points P (every
+token's own cell) plus these offsets by trilinear interpolation, and the queries cross-attend to
+them. Offset group g supplies the sampling positions for the keys/values of the heads in group g.
+
+Sampling is linear in the features, so sampling F2 and then projecting equals projecting F2 to
+K|V (bias-free) and sampling that: we do the latter (2*dim channels instead of C) and add the
+K|V bias afterwards.
+
+Sampling convention: positions are token-cell indices (t, y, x); cell i is the sample at index i;
+outside the volume the features are zero. ``grid_sample`` runs with ``align_corners=False`` on the
+volume zero-padded (at the far end) to power-of-two sizes: then every normalised coordinate of an
+integer cell, (2i + 1) / size - 1, is a dyadic rational, the un-normalisation inside grid_sample
+is exact in floating point, and zero offsets reproduce the input bit for bit.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pstpose.models.layers import TokenGrid, merge_heads, split_heads, trunc_normal_init_, zero_init_
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def pad_to_pow2(volume: torch.Tensor) -> torch.Tensor:
+    """Zero-pad the last three dims (T, H, W) at their far end to powers of two (any rank, one copy)."""
+    t, h, w = (int(s) for s in volume.shape[-3:])  # static sizes (also under ONNX tracing)
+    return F.pad(volume, (0, _next_pow2(w) - w, 0, _next_pow2(h) - h, 0, _next_pow2(t) - t))
+
+
+def sample_padded(padded: torch.Tensor, size: tuple[int, int, int], offsets: torch.Tensor) -> torch.Tensor:
+    """``sample_volume`` on a volume already passed through ``pad_to_pow2``; ``size`` = its (T, H, W)."""
+    t, h, w = size
+    tp, hp, wp = padded.shape[-3:]
+    dt, dy, dx = offsets.unbind(dim=-1)
+    ti = torch.arange(t, dtype=offsets.dtype, device=offsets.device)[:, None, None]
+    yi = torch.arange(h, dtype=offsets.dtype, device=offsets.device)[None, :, None]
+    xi = torch.arange(w, dtype=offsets.dtype, device=offsets.device)[None, None, :]
+    grid = torch.stack(
+        [
+            (2.0 * (xi + dx) + 1.0) / wp - 1.0,
+            (2.0 * (yi + dy) + 1.0) / hp - 1.0,
+            (2.0 * (ti + dt) + 1.0) / tp - 1.0,
+        ],
+        dim=-1,
+    )
+    return F.grid_sample(padded, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def sample_volume(volume: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Trilinear sampling of ``volume`` (B, C, T, H, W) at every cell + ``offsets`` (B, T, H, W, 3).
+
+    Offsets are (dt, dy, dx) in cells; points outside the volume read zeros. Returns (B, C, T, H, W).
+    """
+    t, h, w = (int(s) for s in volume.shape[2:])
+    return sample_padded(pad_to_pow2(volume), (t, h, w), offsets)
+
+
+class OffsetNetwork(nn.Module):
+    """Query volume (B, dim, T, h, w) -> bounded offsets (B, groups, T, h, w, 3) in cells."""
+
+    def __init__(self, dim: int, groups: int, kernel: int, range_t: float, range_xy: float) -> None:
+        super().__init__()
+        self.groups = groups
+        self.depthwise = nn.Conv3d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim)
+        self.act = nn.GELU()
+        self.pointwise = nn.Linear(dim, 3 * groups)  # the 1x1x1 conv, applied channels-last
+        self.range_t, self.range_xy = float(range_t), float(range_xy)
+
+    def forward(self, query_volume: torch.Tensor) -> torch.Tensor:
+        x = self.depthwise(query_volume).permute(0, 2, 3, 4, 1)  # (B, T, h, w, dim), channels-last
+        raw = self.pointwise(self.act(self.norm(x)))  # (B, T, h, w, 3G)
+        b, t, h, w, _ = raw.shape
+        raw = raw.reshape(b, t, h, w, self.groups, 3).permute(0, 4, 1, 2, 3, 5)
+        bounded = torch.tanh(raw)
+        return torch.stack(
+            [bounded[..., 0] * self.range_t, bounded[..., 1] * self.range_xy, bounded[..., 2] * self.range_xy], dim=-1
+        )
+
+
+class DeformableFusion(nn.Module):
+    """Token mixer of the DSF block: (B, N, C) normalised tokens -> (B, N, C) update."""
+
+    def __init__(
+        self,
+        embed_dim: int,
+        dim: int,
+        num_heads: int,
+        groups: int,
+        grid: TokenGrid,
+        kernel: int = 3,
+        range_t: float = 1.0,
+        range_xy: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if dim % num_heads or num_heads % groups:
+            raise ValueError(f"DSF: dim {dim}, heads {num_heads} and offset groups {groups} do not divide")
+        self.dim, self.num_heads, self.groups = dim, num_heads, groups
+        self.grid = grid
+        self.q = nn.Linear(embed_dim, dim)
+        self.kv = nn.Linear(embed_dim, 2 * dim, bias=False)
+        self.kv_bias = nn.Parameter(torch.zeros(2 * dim))
+        self.offsets = OffsetNetwork(dim, groups, kernel, range_t, range_xy)
+        self.proj = nn.Linear(dim, embed_dim)
+        trunc_normal_init_(self)
+        # Small (not zero) offset weights: sampling starts next to the identity while every
+        # parameter of the offset network receives gradient from the first step on.
+        nn.init.normal_(self.offsets.pointwise.weight, std=1e-3)
+        nn.init.zeros_(self.offsets.pointwise.bias)
+        zero_init_(self.proj)
+
+    def sampled_keys_values(self, h: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """K and V (B, N, dim) each, sampled per offset group at cell + offset."""
+        b, n, _ = h.shape
+        g, d, grid = self.groups, self.dim, self.grid
+        size = (grid.frames, grid.height, grid.width)
+        # Channels [K | V], heads in order -> group gi gets its heads' slice of K and of V:
+        # (B, G, 2, d/G, T, h, w) as a view; padding it makes the one copy, then (B*G, 2d/G, ...).
+        kv = self.kv(h).reshape(b, *size, 2, g, d // g).permute(0, 5, 4, 6, 1, 2, 3)
+        padded = pad_to_pow2(kv)
+        padded = padded.reshape(b * g, 2 * d // g, *padded.shape[-3:])
+        sampled = sample_padded(padded, size, offsets.reshape(b * g, *size, 3))  # (B*G, 2d/G, T, h, w)
+        sampled = sampled.reshape(b, g, 2, d // g, n).permute(0, 4, 2, 1, 3).reshape(b, n, 2 * d)
+        sampled = sampled + self.kv_bias
+        return sampled[..., :d], sampled[..., d:]
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        q = self.q(h)
+        g = self.grid
+        # (B, N, d) is the channels-last layout of the (B, d, T, h, w) query volume: no copy.
+        offsets = self.offsets(q.reshape(h.shape[0], g.frames, g.height, g.width, self.dim).permute(0, 4, 1, 2, 3))
+        k, v = self.sampled_keys_values(h, offsets)
+        q, k, v = (split_heads(x, self.num_heads) for x in (q, k, v))
+        return self.proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))

@@ -1,0 +1,162 @@
+"""PSTPose: ViTPose backbone over a clip, DFE -> FCG -> DSF refinement, heatmap head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pstpose.config import ConfigError, ModelConfig, from_dict, merge_dict, model_preset, to_dict
+from pstpose.models.dfe import DifferentialAttention, lambda_init_for_depth
+from pstpose.models.dsf import DeformableFusion
+from pstpose.models.fcg import ClusterGuidance
+from pstpose.models.heads import build_head
+from pstpose.models.layers import RefinementBlock, SpatiotemporalSelfAttention, TokenGrid
+from pstpose.models.vit import ViTBackbone, token_grid_size
+
+REFINEMENT_STAGES = ("dfe", "fcg", "dsf")
+
+
+def validate_model_config(cfg: ModelConfig) -> None:
+    """Refuse configurations that cannot build or cannot give (B, K, H/4, W/4) heatmaps."""
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(f"model config: {message}")
+
+    bb = cfg.backbone
+    need(cfg.variant in ("pstpose", "baseline"), f"variant must be 'pstpose' or 'baseline', got {cfg.variant!r}")
+    need(cfg.frames_per_side >= 0, f"frames_per_side must be >= 0, got {cfg.frames_per_side}")
+    need(cfg.num_keypoints > 0, f"num_keypoints must be > 0, got {cfg.num_keypoints}")
+    need(bb.embed_dim % bb.num_heads == 0, f"backbone.embed_dim {bb.embed_dim} not divisible by {bb.num_heads} heads")
+    need(bb.depth >= 1, "backbone.depth must be >= 1")
+    h, w = cfg.image_size
+    gh, gw = token_grid_size(cfg.image_size, bb.patch_size)
+    need(h > 0 and w > 0 and (gh * bb.patch_size, gw * bb.patch_size) == (h, w),
+         f"image_size {tuple(cfg.image_size)} must be a multiple of the patch size {bb.patch_size}")
+    need(cfg.head.kind in ("classic", "simple"), f"head.kind must be 'classic' or 'simple', got {cfg.head.kind!r}")
+    need(cfg.head.kind != "classic" or cfg.head.num_deconv == 2, "head.num_deconv must be 2 (heatmaps at stride 4)")
+    n_tokens = cfg.num_frames * gh * gw
+    for name in REFINEMENT_STAGES:
+        sec = getattr(cfg, name)
+        need(sec.dim > 0 and sec.dim % sec.num_heads == 0, f"{name}.dim {sec.dim} not divisible by {sec.num_heads} heads")
+        need(sec.mlp_ratio > 0, f"{name}.mlp_ratio must be > 0")
+    need(cfg.variant == "baseline" or (cfg.dfe.dim // cfg.dfe.num_heads) % 2 == 0,
+         "dfe head size (dim / num_heads) must be even: it splits into a +/- half")
+    need(1 <= cfg.fcg.num_clusters <= n_tokens, f"fcg.num_clusters must be in 1..{n_tokens} (the clip's tokens)")
+    need(1 <= cfg.fcg.knn < n_tokens, f"fcg.knn must be in 1..{n_tokens - 1}")
+    need(cfg.dsf.offset_groups >= 1 and cfg.dsf.num_heads % cfg.dsf.offset_groups == 0,
+         f"dsf.num_heads {cfg.dsf.num_heads} not divisible by offset_groups {cfg.dsf.offset_groups}")
+    need(cfg.dsf.offset_kernel % 2 == 1, "dsf.offset_kernel must be odd")
+    need(cfg.dsf.offset_range >= 0 and cfg.dsf.offset_range_t >= 0, "dsf offset ranges must be >= 0")
+
+
+def _refinement_mixer(name: str, cfg: ModelConfig, grid: TokenGrid) -> nn.Module:
+    c = cfg.backbone.embed_dim
+    sec = getattr(cfg, name)
+    if cfg.variant == "baseline":  # a differential head pairs two standard heads
+        return SpatiotemporalSelfAttention(c, sec.dim, sec.num_heads * (2 if name == "dfe" else 1))
+    if name == "dfe":
+        lam = sec.lambda_init if sec.lambda_init is not None else lambda_init_for_depth(cfg.backbone.depth + 1)
+        return DifferentialAttention(c, sec.dim, sec.num_heads, lam)
+    if name == "fcg":
+        return ClusterGuidance(c, sec.dim, sec.num_heads, sec.num_clusters, sec.knn)
+    return DeformableFusion(
+        c, sec.dim, sec.num_heads, sec.offset_groups, grid, sec.offset_kernel, sec.offset_range_t, sec.offset_range
+    )
+
+
+class PSTPose(nn.Module):
+    """Clip (B, T, 3, H, W), ImageNet-normalised, keyframe in the middle -> heatmaps (B, K, H/4, W/4)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        validate_model_config(config)
+        self.config = config
+        c = config.backbone.embed_dim
+        gh, gw = token_grid_size(config.image_size, config.backbone.patch_size)
+        self.grid = TokenGrid(config.num_frames, gh, gw)
+        self.backbone = ViTBackbone(config.backbone, config.image_size)
+        self.temporal_embed = nn.Parameter(torch.zeros(1, config.num_frames, 1, c))
+        self.refine = nn.ModuleDict()
+        for name in REFINEMENT_STAGES:
+            sec = getattr(config, name)
+            if sec.enabled:
+                mixer = _refinement_mixer(name, config, self.grid)
+                self.refine[name] = RefinementBlock(c, mixer, int(round(sec.mlp_ratio * sec.dim)))
+        self.head = build_head(config.head, c, config.num_keypoints)
+
+    def check_clip(self, clip: torch.Tensor) -> None:
+        expected = (self.config.num_frames, 3, *self.config.image_size)
+        if not isinstance(clip, torch.Tensor) or clip.ndim != 5 or tuple(clip.shape[1:]) != expected:
+            got = tuple(clip.shape) if isinstance(clip, torch.Tensor) else type(clip).__name__
+            raise ValueError(
+                f"PSTPose expects a clip of shape (B, {', '.join(map(str, expected))}) "
+                f"(T = 2*frames_per_side+1 = {expected[0]}), got {got}"
+            )
+        if not clip.is_floating_point():
+            raise ValueError(f"PSTPose expects a float clip (ImageNet-normalised), got dtype {clip.dtype}")
+
+    def clip_tokens(self, clip: torch.Tensor) -> torch.Tensor:
+        """Backbone on all frames as one batch + frame embedding -> F_st (B, T*h*w, C)."""
+        b, t = clip.shape[:2]
+        tokens = self.backbone(clip.reshape(b * t, *clip.shape[2:]))
+        tokens = tokens.reshape(b, t, self.grid.tokens_per_frame, -1) + self.temporal_embed
+        return tokens.reshape(b, t * self.grid.tokens_per_frame, -1)
+
+    def refine_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """F_st -> F3_st through the enabled refinement blocks (DFE, FCG, DSF in that order)."""
+        for block in self.refine.values():
+            tokens = block(tokens)
+        return tokens
+
+    def decode_keyframe(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Keyframe tokens of (B, N, C) as a (B, C, h, w) map -> heatmaps."""
+        g = self.grid
+        key = g.frames // 2
+        key_tokens = tokens[:, key * g.tokens_per_frame : (key + 1) * g.tokens_per_frame]
+        fmap = key_tokens.transpose(1, 2).reshape(tokens.shape[0], -1, g.height, g.width)
+        return self.head(fmap)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        self.check_clip(clip)
+        return self.decode_keyframe(self.refine_tokens(self.clip_tokens(clip)))
+
+    # --- weights ------------------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``model.safetensors`` + ``config.json`` into ``directory`` (each atomically)."""
+        from pstpose.models.weights import save_checkpoint
+
+        return save_checkpoint(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, map_location: str | torch.device = "cpu") -> PSTPose:
+        """Load a folder written by ``save_pretrained`` (or its ``model.safetensors`` path)."""
+        from pstpose.models.weights import load_checkpoint
+
+        return load_checkpoint(path, map_location=map_location)
+
+    def load_vitpose_weights(self, path: str | Path, include_head: bool = True, strict: bool = False) -> Any:
+        """Load ViTPose weights (mmpose ``.pth`` or transformers VitPose) into backbone and head."""
+        from pstpose.models.weights import load_vitpose_weights
+
+        return load_vitpose_weights(self, path, include_head=include_head, strict=strict)
+
+
+def build_model(preset: str | ModelConfig = "vitpose-b", **overrides: Any) -> PSTPose:
+    """A PSTPose from a preset name or a ModelConfig; ``overrides`` are ModelConfig fields and
+    nested sections as dicts that merge into the preset, e.g. ``fcg={"num_clusters": 16}``."""
+    if isinstance(preset, ModelConfig):
+        base = to_dict(preset)
+    elif isinstance(preset, str):
+        base = to_dict(model_preset(preset))
+    else:
+        raise ConfigError(f"preset must be a preset name or a ModelConfig, got {type(preset).__name__}")
+    if "preset" in overrides:
+        raise ConfigError("pass the preset as the first argument, not as an override")
+    plain = {k: to_dict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in overrides.items()}
+    config = from_dict(ModelConfig, merge_dict(base, plain), prefix="model")
+    return PSTPose(config)

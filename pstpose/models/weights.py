@@ -1,0 +1,309 @@
+"""Weights in and out: PSTPose checkpoints (safetensors + JSON) and ViTPose checkpoints.
+
+ViTPose weights come as mmpose ``.pth`` files (``state_dict`` with ``backbone.*`` and
+``keypoint_head.*``) or as transformers VitPose checkpoints (a ``save_pretrained`` folder or its
+``.safetensors``). ``remap_vitpose_keys`` turns either layout into this package's names.
+Nothing is ever unpickled beyond tensors: ``.pth`` files load with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pstpose.config import ConfigError, model_config_from_dict, to_dict
+from pstpose.io import atomic_path, write_json
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+CHECKPOINT_FORMAT = "pstpose-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message names the file and the problem."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A checkpoint file or folder does not exist."""
+
+
+# --- PSTPose checkpoints ---------------------------------------------------------------------
+
+
+def save_checkpoint(model: nn.Module, directory: str | Path) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` into ``directory``; returns the folder."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    write_json(
+        directory / CONFIG_NAME,
+        {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": to_dict(model.config)},
+        indent=2,
+    )
+    return directory
+
+
+def _checkpoint_files(path: Path) -> tuple[Path, Path]:
+    if path.is_dir():
+        weights, config = path / WEIGHTS_NAME, path / CONFIG_NAME
+    elif path.suffix == ".safetensors":
+        weights, config = path, path.parent / CONFIG_NAME
+    elif not path.exists():
+        raise CheckpointNotFoundError(f"{path}: no such checkpoint folder or file")
+    else:
+        raise CheckpointError(f"{path}: expected a checkpoint folder or a .safetensors file")
+    for f in (weights, config):
+        if not f.is_file():
+            raise CheckpointNotFoundError(f"{f}: missing (a PSTPose checkpoint is {WEIGHTS_NAME} + {CONFIG_NAME})")
+    return weights, config
+
+
+def read_checkpoint_config(config_path: Path):
+    """The ModelConfig stored in a checkpoint's config.json (errors name the file)."""
+    try:
+        data = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{config_path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT or not isinstance(data.get("model"), dict):
+        raise CheckpointError(f"{config_path}: not a PSTPose checkpoint config (expected format {CHECKPOINT_FORMAT!r})")
+    if data.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{config_path}: unsupported checkpoint version {data.get('version')!r}")
+    try:
+        return model_config_from_dict(data["model"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{config_path}: {exc}") from None
+
+
+def read_safetensors(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device=str(map_location))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read safetensors ({exc})") from None
+
+
+def check_shapes(model_state: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: Path) -> None:
+    """Refuse any tensor whose shape differs from the model's, naming the key and both shapes."""
+    for key, tensor in sorted(state.items()):
+        if key in model_state and tuple(model_state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{source}: shape mismatch for {key}: checkpoint {tuple(tensor.shape)}, "
+                f"model {tuple(model_state[key].shape)}"
+            )
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
+    """Build the PSTPose described by a checkpoint folder and load its weights."""
+    from pstpose.models.pstpose import PSTPose
+
+    weights_path, config_path = _checkpoint_files(Path(path))
+    config = read_checkpoint_config(config_path)
+    state = read_safetensors(weights_path, map_location)
+    with torch.device("meta"):
+        model = PSTPose(config)
+    model_state = model.state_dict()
+    check_shapes(model_state, state, weights_path)
+    missing = sorted(set(model_state) - set(state))
+    unexpected = sorted(set(state) - set(model_state))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights_path}: does not match its config: missing {missing[:8]}"
+            f"{' ...' if len(missing) > 8 else ''}, unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}"
+        )
+    model.load_state_dict(state, assign=True)  # the model holds no non-persistent buffers
+    return model.to(map_location).eval()
+
+
+# --- ViTPose checkpoints ---------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    """What ``load_vitpose_weights`` did. ``str(report)`` is a readable summary."""
+
+    source: str
+    layout: str  # "mmpose" or "transformers"
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # backbone/head keys the checkpoint lacks
+    unexpected: list[str] = field(default_factory=list)  # checkpoint keys the model has no place for
+    new_modules: list[str] = field(default_factory=list)  # PSTPose-only keys, kept at their init
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"{self.source}: {self.layout} layout, {len(self.loaded)} tensors loaded"]
+        for title, keys in (("missing", self.missing), ("unexpected", self.unexpected)):
+            if keys:
+                lines.append(f"  {title} ({len(keys)}): {', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''}")
+        lines.append(f"  kept at init (PSTPose modules): {len(self.new_modules)} tensors")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+_HF_LAYER = re.compile(r"^backbone\.encoder\.layer\.(\d+)\.(.+)$")
+_HF_LAYER_PARTS = {
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+    "attention.output.dense": "attn.proj",
+    "mlp.fc1": "mlp.fc1",
+    "mlp.fc2": "mlp.fc2",
+}
+_HF_TOP = {
+    "backbone.embeddings.patch_embeddings.projection": "backbone.patch_embed.proj",
+    "backbone.embeddings.position_embeddings": "backbone.pos_embed",
+    "backbone.layernorm": "backbone.last_norm",
+    "head.deconv1": "head.deconv_layers.0",
+    "head.batchnorm1": "head.deconv_layers.1",
+    "head.deconv2": "head.deconv_layers.3",
+    "head.batchnorm2": "head.deconv_layers.4",
+    "head.conv": "head.final_layer",
+}
+
+
+def detect_layout(keys: list[str]) -> str:
+    if any(k.startswith(("backbone.embeddings.", "backbone.encoder.")) for k in keys):
+        return "transformers"
+    if any(k.startswith(("backbone.patch_embed.", "backbone.blocks.", "keypoint_head.")) for k in keys):
+        return "mmpose"
+    return "unknown"
+
+
+def remap_vitpose_keys(state: dict[str, torch.Tensor], layout: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """ViTPose keys (mmpose or transformers) -> PSTPose keys. Returns (remapped, keys left unmapped).
+
+    mmpose: ``backbone.*`` is already our layout; ``keypoint_head.*`` becomes ``head.*``.
+    transformers: ``encoder.layer.i`` becomes ``blocks.i`` with renamed parts, the separate
+    query/key/value projections are concatenated into ``attn.qkv``, and the decoder's named
+    layers become mmpose's ``deconv_layers`` indices.
+    """
+    out: dict[str, torch.Tensor] = {}
+    unmapped: list[str] = []
+    if layout == "mmpose":
+        for key, value in state.items():
+            if key.startswith("backbone."):
+                out[key] = value
+            elif key.startswith("keypoint_head."):
+                out["head." + key[len("keypoint_head."):]] = value
+            else:
+                unmapped.append(key)
+        return out, unmapped
+    if layout != "transformers":
+        raise CheckpointError(f"unknown ViTPose key layout {layout!r}")
+    qkv_parts: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        stem, _, leaf = key.rpartition(".")
+        layer = _HF_LAYER.match(stem)
+        if layer:
+            index, part = layer.groups()
+            prefix = f"backbone.blocks.{index}."
+            if part.startswith("attention.attention."):  # query / key / value
+                qkv_parts.setdefault(f"{prefix}attn.qkv.{leaf}", {})[part.rsplit(".", 1)[1]] = value
+            elif part in _HF_LAYER_PARTS:
+                out[f"{prefix}{_HF_LAYER_PARTS[part]}.{leaf}"] = value
+            else:
+                unmapped.append(key)
+        elif key in _HF_TOP:  # parameters without a leaf name (position_embeddings)
+            out[_HF_TOP[key]] = value
+        elif stem in _HF_TOP:
+            out[f"{_HF_TOP[stem]}.{leaf}"] = value
+        else:
+            unmapped.append(key)
+    for target, parts in qkv_parts.items():
+        if set(parts) != {"query", "key", "value"}:
+            unmapped += [f"{target} ({name})" for name in sorted(parts)]
+            continue
+        out[target] = torch.cat([parts["query"], parts["key"], parts["value"]], dim=0)
+    return out, unmapped
+
+
+def read_vitpose_state(path: Path) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Tensors of a ViTPose checkpoint file or transformers folder, plus notes about it."""
+    notes: list[str] = []
+    if path.is_dir():
+        candidates = [path / "model.safetensors", path / "pytorch_model.bin"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise CheckpointNotFoundError(f"{path}: no model.safetensors or pytorch_model.bin in this folder")
+        config = path / "config.json"
+        if config.is_file():
+            notes += _transformers_config_notes(config)
+        path = found
+    elif not path.is_file():
+        raise CheckpointNotFoundError(f"{path}: no such ViTPose checkpoint")
+    if path.suffix == ".safetensors":
+        state = read_safetensors(path)
+    else:
+        try:
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling refused or corrupt file
+            raise CheckpointError(f"{path}: cannot load as a tensor-only checkpoint ({exc})") from None
+        if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
+            raw = raw["state_dict"]
+        elif isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+            raw = raw["model"]
+        if not isinstance(raw, dict):
+            raise CheckpointError(f"{path}: expected a dict of tensors, got {type(raw).__name__}")
+        state = {k.removeprefix("module."): v for k, v in raw.items() if isinstance(v, torch.Tensor)}
+    return state, notes
+
+
+def _transformers_config_notes(config_path: Path) -> list[str]:
+    try:
+        data = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return [f"{config_path}: unreadable, ignored"]
+    backbone = data.get("backbone_config") or {}
+    notes = []
+    eps = backbone.get("layer_norm_eps")
+    if eps is not None:
+        notes.append(f"checkpoint layer_norm_eps = {eps} (set backbone.layer_norm_eps to match)")
+    if data.get("use_simple_decoder") is not None:
+        notes.append(f"checkpoint head: {'simple' if data['use_simple_decoder'] else 'classic'} decoder")
+    return notes
+
+
+def load_vitpose_weights(model: nn.Module, path: str | Path, include_head: bool = True, strict: bool = False) -> LoadReport:
+    """Load a ViTPose checkpoint into ``model``'s backbone (and head). Returns a LoadReport.
+
+    Shape mismatches are refused (key and both shapes named). ``strict`` also refuses missing
+    backbone/head keys and unexpected checkpoint keys; otherwise they are only reported.
+    """
+    path = Path(path)
+    raw, notes = read_vitpose_state(path)
+    layout = detect_layout(list(raw))
+    if layout == "unknown":
+        raise CheckpointError(
+            f"{path}: not a ViTPose checkpoint (no backbone.patch_embed/blocks or backbone.embeddings/encoder keys)"
+        )
+    state, unmapped = remap_vitpose_keys(raw, layout)
+    if not include_head:
+        unmapped += sorted(k for k in state if k.startswith("head."))
+        state = {k: v for k, v in state.items() if not k.startswith("head.")}
+    model_state = model.state_dict()
+    check_shapes(model_state, state, path)
+    wanted = [k for k in model_state if k.startswith("backbone.") or (include_head and k.startswith("head."))]
+    report = LoadReport(
+        source=str(path),
+        layout=layout,
+        loaded=sorted(k for k in state if k in model_state),
+        missing=sorted(k for k in wanted if k not in state),
+        unexpected=sorted(unmapped + [k for k in state if k not in model_state]),
+        new_modules=sorted(k for k in model_state if k not in wanted),
+        notes=notes,
+    )
+    if strict and (report.missing or report.unexpected):
+        raise CheckpointError(f"strict load refused:\n{report}")
+    with torch.no_grad():
+        for key in report.loaded:
+            model_state[key].copy_(state[key])
+    return report
