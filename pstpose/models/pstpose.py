@@ -37,7 +37,11 @@ def validate_model_config(cfg: ModelConfig) -> None:
     need(h > 0 and w > 0 and (gh * bb.patch_size, gw * bb.patch_size) == (h, w),
          f"image_size {tuple(cfg.image_size)} must be a multiple of the patch size {bb.patch_size}")
     need(cfg.head.kind in ("classic", "simple"), f"head.kind must be 'classic' or 'simple', got {cfg.head.kind!r}")
-    need(cfg.head.kind != "classic" or cfg.head.num_deconv == 2, "head.num_deconv must be 2 (heatmaps at stride 4)")
+    # Heatmaps are always at stride 4 of the input: each deconvolution halves the token stride.
+    need(cfg.head.kind != "classic" or bb.patch_size == 4 * 2 ** cfg.head.num_deconv,
+         f"head.num_deconv {cfg.head.num_deconv} gives heatmaps at stride {bb.patch_size // 2 ** cfg.head.num_deconv}"
+         f" for patch size {bb.patch_size}; stride 4 needs num_deconv = log2(patch_size / 4)")
+    need(cfg.head.kind != "simple" or bb.patch_size == 16, "the simple head upsamples x4: patch_size must be 16")
     n_tokens = cfg.num_frames * gh * gw
     for name in REFINEMENT_STAGES:
         sec = getattr(cfg, name)
