@@ -69,17 +69,19 @@ def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
     from pstpose.config import load_experiment
     from pstpose.engine.model_loading import load_model_for_test
-    from pstpose.engine.test import run_test
+    from pstpose.engine.test import load_split, run_test
     from pstpose.io import OutputError
 
     _validate(args)
     cfg = load_experiment(args.config, args.overrides)
     boxes = args.boxes or cfg.data.detection_file or "gt"
     device = _device(args.device)
+    split = args.split or cfg.data.val_split
+    _, gt = load_split(cfg.data, split)  # before the (possibly slow) model load
     try:
         model = load_model_for_test(args.weights, device)
         report = run_test(
-            model, cfg.data, split=args.split, boxes=boxes, box_score_threshold=args.box_threshold,
+            model, cfg.data, split=split, sequences=gt, boxes=boxes, box_score_threshold=args.box_threshold,
             flip=args.flip, decode=args.decode, score_by_box=args.score_by_box, mode=args.mode,
             batch_size=args.batch_size, workers=args.workers, device=device, out_dir=args.out,
             max_samples=args.max_samples, weights=args.weights,

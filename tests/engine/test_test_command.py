@@ -16,7 +16,7 @@ from pstpose.engine.model_loading import load_model_for_test
 from pstpose.engine.test import build_eval_dataset, detection_boxes, load_split, run_test
 from pstpose.models.pstpose import build_model
 from tests.engine.testrun_helpers import (
-    OracleModel, gt_joints, make_tiny_dataset, oracle_data_config, tiny_experiment, tiny_experiment_dict,
+    OracleModel, make_tiny_dataset, oracle_data_config, tiny_experiment, tiny_experiment_dict,
     write_config,
 )
 
@@ -91,7 +91,7 @@ def test_cli_detection_boxes_and_trainer_checkpoint(setup, tmp_path, capsys):
 
 
 def test_detection_threshold_with_an_oracle_gives_the_recall_of_the_kept_boxes(setup):
-    cfg, gt = setup["cfg"], setup["gt"]
+    gt = setup["gt"]
     data = oracle_data_config(setup["root"])
     box_map = detection_boxes(setup["dets"], gt, 0.5)
     twin = build_eval_dataset(data, gt, box_map)  # the samples run_test will build, in its order

@@ -195,3 +195,23 @@ def test_pt17_sequences_are_written_as_annolists(tmp_path):
     doc = json.loads(path.read_text())
     assert path.name == "000001_bonn.json" and "annolist" in doc
     assert len(doc["annolist"][0]["annorect"][0]["annopoints"][0]["point"]) == 15
+
+
+@pytest.mark.shared_data
+def test_oracle_on_the_real_posetrack18_file(shared_data, tmp_path):
+    """Real GT (large image ids, head boxes, ignore polygons, 1920x1080): single-frame clips
+    because the file lists only its labeled frame."""
+    from pstpose.config import DataConfig
+
+    data = DataConfig(root=str(shared_data / "posetrack18_sample"), format="pt18", frames_per_side=0, workers=0)
+    _, gt = load_split(data, "val")
+    dataset = build_eval_dataset(data, gt)
+    indices = list(range(len(dataset.samples)))
+    oracle = OracleModel(dataset, indices, gt_joints(dataset.samples, indices), data.heatmap_size)
+    report = run_test(oracle, data, flip=True, batch_size=4, workers=0, out_dir=tmp_path)
+    aps = report.result.per_joint("ap")
+    annotated = [v for v in aps.values() if not np.isnan(v)]
+    assert len(annotated) >= 10 and all(v == 100.0 for v in annotated)
+    assert report.metrics()["mAP"] == 100.0
+    (written,) = load_sequences(tmp_path / "predictions")
+    assert written.frames[0].image_id == gt[0].frames[0].image_id == 10094730000
