@@ -415,6 +415,8 @@ class TrainConfig:
     init_weights: str | None = None  # ViTPose checkpoint used to initialise the backbone
     val_every: int = 1  # validate after every N epochs (and after the last); 0 disables
     best_metric: str = "mAP"  # key of the validation result that selects best.pt (higher wins)
+    val_max_samples: int | None = None  # validate on a spread subset of at most this many persons
+    val_flip: bool = False  # flip test in validation (twice the cost; `pstpose test` uses it by default)
     keep_epoch_checkpoints: bool = False  # also keep epoch_NNN.pt beside last.pt
     find_unused_parameters: bool = False  # DDP option, for ablations that leave parameters unused
     progress: bool = True  # tqdm progress bar on rank 0
@@ -543,6 +545,8 @@ def check_train_config(cfg: TrainConfig) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"train.{key}: must be positive, got {value!r}")
+    if cfg.val_max_samples is not None and cfg.val_max_samples < 1:
+        raise ConfigError(f"train.val_max_samples: must be >= 1 or null, got {cfg.val_max_samples!r}")
     for key in ("weight_decay", "grad_clip", "warmup_iters", "workers", "val_every"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"train.{key}: must not be negative, got {getattr(cfg, key)!r}")

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         if problem is not None:
             raise CLIError(problem)
     try:
-        trainer = build.build_from_experiment(cfg, resume=args.resume)
+        val_fn = _validation_hook(cfg)
+        trainer = build.build_from_experiment(cfg, resume=args.resume, val_fn=val_fn)
         trainer.fit(resume=args.resume, overwrite=args.overwrite)
     except ImportError as exc:
         raise CLIError(str(exc)) from None
@@ -58,3 +59,21 @@ def run(args: argparse.Namespace) -> int:
     finally:
         teardown_distributed()
     return 0
+
+
+def _validation_hook(cfg):
+    """Per-epoch validation on ``data.val_split`` (mAP picks best.pt), or None with a note when
+    that split has no annotations or ``train.val_every`` is 0."""
+    import sys
+
+    from pstpose.engine.validation import make_val_fn
+
+    if cfg.train.val_every == 0:
+        return None
+    try:
+        return make_val_fn(cfg)
+    except FileNotFoundError as exc:
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"note: no validation during training ({exc}); best.pt will not be written",
+                  file=sys.stderr)
+        return None

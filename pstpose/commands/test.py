@@ -1,0 +1,99 @@
+"""`pstpose test CONFIG --weights W`: run a model over a dataset split and evaluate it.
+
+Prints the evaluator's table (it names the evaluation mode) and the conventions that move the
+numbers; with ``--out DIR`` writes ``DIR/predictions/*.json`` and ``DIR/results.json``.
+See docs/evaluation.md ("Testing a model").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pstpose.inference.decode import DECODE_METHODS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="experiment YAML file or shipped config name (its data: section "
+                                       "says where the dataset is)")
+    parser.add_argument("--weights", required=True,
+                        help="a save_pretrained folder (model.safetensors + config.json), its safetensors "
+                             "file, or a trainer checkpoint (last.pt / best.pt)")
+    parser.add_argument("--boxes", default=None, metavar="gt|FILE",
+                        help="person boxes: 'gt' (ground truth) or a COCO-style detection JSON "
+                             "(default: data.detection_file, or gt when that is empty)")
+    parser.add_argument("--box-threshold", type=float, default=None,
+                        help="drop detection boxes scoring below this (default: data.box_score_threshold)")
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                        help="flip test: average with the mirrored input (default: on)")
+    parser.add_argument("--decode", default="dark", choices=DECODE_METHODS, help="heatmap decoding (default: dark)")
+    parser.add_argument("--score-by-box", action="store_true", help="joint score = heatmap peak x box score")
+    parser.add_argument("--split", default=None, help="annotation split (default: data.val_split)")
+    parser.add_argument("--mode", default=None, choices=("posetrack", "posetrack21"),
+                        help="evaluation rules (default: by the GT format: posetrack for pt17/pt18, "
+                             "posetrack21 for pt21)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="write predictions/ and results.json here")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set data.root=/data/posetrack18 (repeatable)")
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per forward pass (default: 32)")
+    parser.add_argument("--workers", type=int, default=None, help="data loader workers (default: data.workers)")
+    parser.add_argument("--max-samples", type=int, default=None,
+                        help="run a spread subset of whole frames with at most this many persons (quick checks)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available here (use --device cpu)")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"--device {name}: use auto, cpu, cuda or cuda:N")
+    return name
+
+
+def _validate(args: argparse.Namespace) -> None:
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.max_samples is not None and args.max_samples < 1:
+        raise ValueError(f"--max-samples must be >= 1, got {args.max_samples}")
+    if args.workers is not None and args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    if args.box_threshold is not None and not 0.0 <= args.box_threshold <= 1.0:
+        raise ValueError(f"--box-threshold must be in [0, 1], got {args.box_threshold}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pstpose.cli import CLIError
+    from pstpose.config import load_experiment
+    from pstpose.engine.model_loading import load_model_for_test
+    from pstpose.engine.test import load_split, run_test
+    from pstpose.io import OutputError
+
+    _validate(args)
+    cfg = load_experiment(args.config, args.overrides)
+    boxes = args.boxes or cfg.data.detection_file or "gt"
+    device = _device(args.device)
+    split = args.split or cfg.data.val_split
+    _, gt = load_split(cfg.data, split)  # before the (possibly slow) model load
+    try:
+        model = load_model_for_test(args.weights, device)
+        report = run_test(
+            model, cfg.data, split=split, sequences=gt, boxes=boxes, box_score_threshold=args.box_threshold,
+            flip=args.flip, decode=args.decode, score_by_box=args.score_by_box, mode=args.mode,
+            batch_size=args.batch_size, workers=args.workers, device=device, out_dir=args.out,
+            max_samples=args.max_samples, weights=args.weights,
+        )
+    except (ImportError, OutputError) as exc:
+        raise CLIError(str(exc)) from None
+    for line in report.result.warnings:
+        print(line, file=sys.stderr)
+    print(report.result.table())
+    print()
+    print(report.conventions_text())
+    if report.out_dir is not None:
+        print(f"results: {report.out_dir / 'results.json'}")
+        print(f"predictions: {report.out_dir / 'predictions'}")
+    return 0
