@@ -70,7 +70,7 @@ def remove_outputs(path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
-    from pstpose.export.onnx import DEFAULT_OPSET, VerificationError, check_opset, require_export_packages
+    from pstpose.export.onnx import DEFAULT_OPSET, ExportError, check_opset, require_export_packages
     from pstpose.io import OutputError
 
     opset = DEFAULT_OPSET if args.opset is None else args.opset
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     batches = (1, 3) if args.dynamic_batch else (args.batch_size,)
     try:
         diff = verify_onnx(model, out, batch_sizes=batches, seed=args.seed, atol=VERIFY_TOLERANCE)
-    except VerificationError as exc:
+    except ExportError as exc:  # a mismatch, or a file onnxruntime cannot load: do not leave it
         remove_outputs(out)
         raise CLIError(f"{exc}; the file was removed") from None
     print(f"onnxruntime vs PyTorch on random clips (batch {', '.join(map(str, batches))}): "

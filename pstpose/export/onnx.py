@@ -155,6 +155,12 @@ def _check_float32(model: nn.Module) -> None:
         raise ExportError(f"export expects float32 weights, got {sorted(map(str, dtypes))} (call model.float() first)")
 
 
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """The exporter's messages can carry the whole traced graph: keep the first line."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return line if len(line) <= limit else line[:limit] + " ..."
+
+
 def _parameter_bytes(model: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
@@ -215,7 +221,7 @@ def export_onnx(
             with torch.no_grad():
                 _trace_to_onnx(model, example, traced, opset, dynamic_batch)
         except (RuntimeError, ValueError, torch.onnx.errors.OnnxExporterError) as exc:
-            raise ExportError(f"{path}: ONNX export at opset {opset} failed: {exc}") from None
+            raise ExportError(f"{path}: ONNX export at opset {opset} failed: {_first_line(exc)}") from None
         proto = onnx.load(str(traced))
         onnx.helper.set_model_props(proto, onnx_metadata(model))
         proto.producer_name = "pstpose"
