@@ -40,10 +40,12 @@ def sample_padded(padded: torch.Tensor, size: tuple[int, int, int], offsets: tor
     """``sample_volume`` on a volume already passed through ``pad_to_pow2``; ``size`` = its (T, H, W)."""
     t, h, w = size
     tp, hp, wp = padded.shape[-3:]
-    dt, dy, dx = offsets.unbind(dim=-1)
-    ti = torch.arange(t, dtype=offsets.dtype, device=offsets.device)[:, None, None]
-    yi = torch.arange(h, dtype=offsets.dtype, device=offsets.device)[None, :, None]
-    xi = torch.arange(w, dtype=offsets.dtype, device=offsets.device)[None, None, :]
+    # Positions in float32 even under mixed precision: bf16 would round them to ~1/30 of a cell.
+    dtype = torch.promote_types(padded.dtype, torch.float32)
+    dt, dy, dx = offsets.to(dtype).unbind(dim=-1)
+    ti = torch.arange(t, dtype=dtype, device=offsets.device)[:, None, None]
+    yi = torch.arange(h, dtype=dtype, device=offsets.device)[None, :, None]
+    xi = torch.arange(w, dtype=dtype, device=offsets.device)[None, None, :]
     grid = torch.stack(
         [
             (2.0 * (xi + dx) + 1.0) / wp - 1.0,
@@ -52,7 +54,8 @@ def sample_padded(padded: torch.Tensor, size: tuple[int, int, int], offsets: tor
         ],
         dim=-1,
     )
-    return F.grid_sample(padded, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampled = F.grid_sample(padded.to(dtype), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return sampled.to(padded.dtype)
 
 
 def sample_volume(volume: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:

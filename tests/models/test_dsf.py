@@ -116,3 +116,13 @@ def test_offset_gradients_flow_through_sampling():
     m(torch.randn(1, 36, 10)).square().sum().backward()
     assert m.offsets.depthwise.weight.grad.abs().sum() > 0
     assert m.offsets.pointwise.weight.grad.abs().sum() > 0
+
+
+def test_low_precision_volumes_sample_with_float32_positions():
+    vol = torch.randn(1, 2, 3, 4, 4)
+    offsets = torch.full((1, 3, 4, 4, 3), 0.3)
+    ref = sample_volume(vol, offsets)
+    low = sample_volume(vol.bfloat16(), offsets.bfloat16())
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), ref, rtol=2e-2, atol=2e-2)
+    assert torch.equal(sample_volume(vol.bfloat16(), torch.zeros_like(offsets)), vol.bfloat16())
