@@ -6,6 +6,7 @@ Thin: arguments, checks before any work, printing. The work is ``pstpose.inferen
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -45,6 +46,8 @@ def _run(args: argparse.Namespace) -> int:
         model, out, frames=args.frames, seed=args.seed, height=args.height, width=args.width,
         detector=args.detector, device=args.device, progress=not args.no_progress,
     )
+    for line in report.evaluation.warnings:
+        print(line, file=sys.stderr)
     print(report.evaluation.table())
     print()
     for line in summary_lines(report):

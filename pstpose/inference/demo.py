@@ -165,7 +165,7 @@ def summary_lines(report: DemoReport) -> list[str]:
     )
     return [
         f"{report.frames} frames, {report.persons} persons; boxes: {boxes}",
-        f"every frame scored against the clip's ground truth (PoseTrack val labels every 4th frame)",
+        "every frame scored against the clip's ground truth (PoseTrack val labels every 4th frame)",
         f"time: render {s['render']:.1f} s, predict {s['predict']:.1f} s, evaluate {s['evaluate']:.1f} s, "
         f"total {s['total']:.1f} s",
         f"input video:   {f.video}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -97,3 +98,15 @@ def test_demo_bad_arguments(tmp_path, capsys, argv, message, standin_weights):
     assert main(["demo", "--out", str(tmp_path / "o"), "--weights", str(standin_weights)] + argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_predict_uses_the_default_weights_or_says_what_to_do(tmp_path, monkeypatch, capsys, standin_weights):
+    from pstpose.commands.predict import default_weights
+
+    monkeypatch.setattr(pstpose.weights, "DEFAULT_WEIGHTS", standin_weights)
+    assert default_weights() == standin_weights
+    monkeypatch.setattr(pstpose.weights, "DEFAULT_WEIGHTS", tmp_path / "absent")
+    image = tmp_path / "one.png"
+    cv2.imwrite(str(image), np.zeros((64, 48, 3), np.uint8))
+    assert main(["predict", str(image), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "no default weights shipped in this installation" in capsys.readouterr().err

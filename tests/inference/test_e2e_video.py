@@ -25,7 +25,8 @@ needs_weights = pytest.mark.skipif(not SHIPPED, reason=f"trained default weights
 
 # Accuracy bounds for the shipped tiny model with ground-truth boxes, over the visible joints of
 # an unseen clip of the training preset. Median, so a few confused joints (left/right swaps,
-# occlusions) do not decide the test; chosen above the measured values (see docs/inference.md).
+# occlusions) do not decide the test. Set before the trained weights existed: an untrained model
+# scores ~56 px / 0.48 here; tighten to just above the shipped model's numbers once known.
 MAX_MEDIAN_ERROR_PX = 6.0
 MAX_MEDIAN_ERROR_FRACTION = 0.06  # of the person's size (the longer side of its joints' extent)
 
