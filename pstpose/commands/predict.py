@@ -22,7 +22,7 @@ FORMATS = ("native", "posetrack18", "coco")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="video file, folder of frames, glob pattern (quoted) or image")
-    parser.add_argument("--weights", help="model checkpoint (loaded with PSTPose.from_pretrained)")
+    parser.add_argument("--weights", help="model checkpoint folder or .safetensors (default: the packaged tiny model)")
     parser.add_argument("--detector", default="hog", help="hog | boxes:FILE (COCO .json or MOT .txt) | torchvision[:MODEL]")
     parser.add_argument("--det-thr", type=float, default=None, help="detector / box-file score threshold")
     parser.add_argument("--detect-every", type=int, default=1, metavar="N",
@@ -42,16 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def default_weights() -> Path | None:
-    """HOOK (coordinator wires it): the packaged default checkpoint, once trained weights exist."""
-    return None
+def default_weights() -> Path:
+    """The packaged default checkpoint (``pstpose.weights.DEFAULT_WEIGHTS``); a clear
+    ``FileNotFoundError`` ("... pass --weights") when this installation ships none."""
+    from pstpose.weights import default_weights as packaged
+
+    return packaged()
 
 
 def load_model(weights: str | None, device: str):
-    """PSTPose.from_pretrained(weights) on ``device``; user errors as ValueError/FileNotFoundError."""
+    """PSTPose.from_pretrained(weights or the default) on ``device``; user errors as
+    ValueError/FileNotFoundError."""
     path = Path(weights) if weights else default_weights()
-    if path is None:
-        raise ValueError("no --weights given and this installation has no default weights")
     if not path.exists():
         raise FileNotFoundError(f"{path}: weights file not found")
     try:

@@ -1,4 +1,4 @@
-"""Prediction files: the native per-video JSON, COCO keypoint results, PoseTrack18 (hook).
+"""Prediction files: the native per-video JSON, COCO keypoint results, PoseTrack18.
 
 The JSON writers stream: each frame is serialised as it arrives into a temporary file that is
 renamed onto the target only when the writer closes without error. Memory stays flat and a
@@ -168,13 +168,16 @@ def result_to_frame(result: PoseResult, sequence_name: str) -> Frame:
 
 
 class PoseTrack18Writer:
-    """Collects frames as records and writes one PoseTrack18 sequence file at the end.
+    """Collects a video's frames as records and writes them as ONE PoseTrack18 sequence file.
 
-    Holds only the (small) per-person records, not images.
+    Every frame of the video is listed (frames with nobody too), because the evaluator pairs
+    prediction and GT frames by position. The file itself comes from the evaluation package's
+    ``pstpose.metrics.writers.write_posetrack18`` (one owner of the PoseTrack18 layout), so
+    ``pstpose eval`` and ``pstpose.metrics.evaluate`` read it as they read any prediction file.
+    Holds only the (small) per-person records, not images; written atomically at a clean exit.
     """
 
     def __init__(self, path: str | Path, sequence_name: str):
-        posetrack18_writer_function()  # fail before the video is processed, not after
         self.path = Path(path)
         self.sequence_name = sequence_name
         self.frames: list[Frame] = []
@@ -185,31 +188,15 @@ class PoseTrack18Writer:
     def write(self, result: PoseResult) -> None:
         self.frames.append(result_to_frame(result, self.sequence_name))
 
+    def sequence(self) -> Sequence:
+        """The collected frames as the evaluator's in-memory form."""
+        match = re.match(r"(\d{6})", self.sequence_name)
+        return Sequence(name=self.sequence_name, frames=self.frames, format="pt18", nframes=len(self.frames),
+                        vid_id=match.group(1) if match else None)
+
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             return
-        sequence = Sequence(name=self.sequence_name, frames=self.frames, format="pt18", nframes=len(self.frames))
-        write_posetrack18_sequence(self.path, sequence)
+        from pstpose.metrics.writers import write_posetrack18
 
-
-def posetrack18_writer_function():
-    """HOOK (coordinator wires it): the evaluation's PoseTrack18 writer ``(path, Sequence)``.
-
-    ``pstpose.metrics.writers`` owns the PoseTrack18 file layout; inference only adapts its
-    results to records. Raises ValueError (before any work is done) when it is missing.
-    """
-    try:
-        from pstpose.metrics import writers
-    except ImportError:
-        raise ValueError(
-            "--format posetrack18 needs the evaluation package's writer (pstpose.metrics.writers), "
-            "which this installation does not have"
-        ) from None
-    writer = getattr(writers, "write_posetrack18", None)
-    if writer is None:
-        raise ValueError("pstpose.metrics.writers has no write_posetrack18(path, sequence)")
-    return writer
-
-
-def write_posetrack18_sequence(path: Path, sequence: Sequence) -> None:
-    posetrack18_writer_function()(path, sequence)
+        write_posetrack18(self.path, self.sequence())

@@ -12,7 +12,6 @@ from pstpose.inference.video import VideoWriter
 from pstpose.inference.writers import (
     CocoKeypointWriter,
     NativeJsonWriter,
-    PoseTrack18Writer,
     result_to_frame,
 )
 from pstpose.io import OutputError
@@ -101,17 +100,6 @@ def test_result_to_posetrack_frame(rng, tmp_path):
     np.testing.assert_allclose(frame.persons[1].scores, r.keypoint_scores[1])
     video_frame = result_to_frame(_result(12, 0, rng), "myclip")
     assert video_frame.image_id == 12 and video_frame.file_name == "myclip/000012.jpg"
-
-
-def test_posetrack18_writer_is_a_hook(tmp_path):
-    """Until the evaluation writer is wired in, asking for it fails early with a clear message."""
-    try:
-        from pstpose.metrics import writers  # noqa: F401
-    except ImportError:
-        with pytest.raises(ValueError, match="pstpose.metrics.writers"):
-            PoseTrack18Writer(tmp_path / "x.json", "seq")
-    else:
-        pytest.skip("evaluation writer present: covered by the integration tests")
 
 
 # --- video --------------------------------------------------------------------------------
