@@ -26,4 +26,4 @@ def test_clip_length_and_crop_size_must_agree():
     with pytest.raises(ConfigError, match="data.frames_per_side=2 but model.frames_per_side=1"):
         check_data_matches_model(load_experiment("synthetic_tiny", ["data.frames_per_side=2"]))
     with pytest.raises(ConfigError, match="data.input_size"):
-        check_data_matches_model(load_experiment("synthetic_tiny", ["data.input_size=[128, 96]"]))
+        check_data_matches_model(load_experiment("synthetic_tiny", ["data.input_size=[64, 48]"]))

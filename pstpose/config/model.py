@@ -1,0 +1,132 @@
+"""Model configuration: the PSTPose architecture as typed dataclasses, and its presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from pstpose.config.base import ConfigError, from_dict, merge_dict, to_dict
+
+
+
+@dataclass
+class BackboneConfig:
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    patch_size: int = 16
+    qkv_bias: bool = True
+    drop_path_rate: float = 0.3
+    layer_norm_eps: float = 1e-6  # ViTPose's value (transformers' VitPose config defaults to 1e-12)
+
+
+# The refinement modules work at a reduced internal width ``dim`` (projected in from and out to
+# the backbone width); ``mlp_ratio`` is relative to ``dim``. See docs/architecture.md (cost).
+
+
+@dataclass
+class DFEConfig:
+    """Differential feature enhancement (differential attention over all clip tokens)."""
+
+    enabled: bool = True
+    dim: int = 192
+    num_heads: int = 3  # differential heads; each head splits its q/k into a +/- half
+    mlp_ratio: float = 1.0
+    lambda_init: float | None = None  # None: Differential Transformer schedule at depth L_backbone + 1
+
+
+@dataclass
+class FCGConfig:
+    """Fine-grained cluster guidance (DPC-KNN clustering + cluster-to-token attention)."""
+
+    enabled: bool = True
+    dim: int = 192
+    num_clusters: int = 64
+    knn: int = 5
+    num_heads: int = 6
+    mlp_ratio: float = 1.0
+
+
+@dataclass
+class DSFConfig:
+    """Deformable spatiotemporal fusion."""
+
+    enabled: bool = True
+    dim: int = 192
+    num_heads: int = 6
+    offset_groups: int = 3  # heads are split evenly over the groups
+    offset_range: float = 2.0  # bound of the predicted spatial offsets (dy, dx), in token cells
+    offset_range_t: float = 1.0  # bound of the predicted temporal offset dt, in frames
+    offset_kernel: int = 3  # kernel of the depthwise 3-D conv of the offset network
+    mlp_ratio: float = 1.0
+
+
+@dataclass
+class HeadConfig:
+    kind: str = "classic"  # "classic" (deconvs + BN + ReLU, then 1x1) or "simple" (ReLU, x4 up, 3x3)
+    deconv_channels: int = 256
+    num_deconv: int = 2
+
+
+@dataclass
+class ModelConfig:
+    preset: str = "vitpose-b"
+    variant: str = "pstpose"  # "pstpose" | "baseline" (standard spatiotemporal self-attention)
+    num_keypoints: int = 17
+    frames_per_side: int = 1  # xi: the clip is 2*xi+1 frames, keyframe in the middle
+    image_size: tuple[int, int] = (256, 192)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    dfe: DFEConfig = field(default_factory=DFEConfig)
+    fcg: FCGConfig = field(default_factory=FCGConfig)
+    dsf: DSFConfig = field(default_factory=DSFConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+
+    @property
+    def num_frames(self) -> int:
+        return 2 * self.frames_per_side + 1
+
+
+BACKBONE_PRESETS: dict[str, BackboneConfig] = {
+    "tiny": BackboneConfig(embed_dim=128, depth=4, num_heads=4, drop_path_rate=0.0),
+    "vitpose-s": BackboneConfig(embed_dim=384, depth=12, num_heads=6, drop_path_rate=0.1),
+    "vitpose-b": BackboneConfig(embed_dim=768, depth=12, num_heads=12, drop_path_rate=0.3),
+    "vitpose-l": BackboneConfig(embed_dim=1024, depth=24, num_heads=16, drop_path_rate=0.5),
+    "vitpose-h": BackboneConfig(embed_dim=1280, depth=32, num_heads=16, drop_path_rate=0.55),
+}
+
+# Refinement width per preset: (dim, heads, DFE heads, DSF offset groups). dim ~ embed_dim / 4
+# with 32-channel heads keeps DFE+FCG+DSF near 5% of the clip's FLOPs; DFE has half the heads
+# (64 channels, i.e. two 32-channel q/k halves), as Differential Transformer pairs two heads in one.
+REFINE_PRESETS: dict[str, tuple[int, int, int, int]] = {
+    "tiny": (64, 2, 1, 2),
+    "vitpose-s": (128, 4, 2, 2),
+    "vitpose-b": (192, 6, 3, 3),
+    "vitpose-l": (256, 8, 4, 4),
+    "vitpose-h": (320, 10, 5, 5),
+}
+
+
+def model_preset(name: str) -> ModelConfig:
+    """The ModelConfig of a named preset (see BACKBONE_PRESETS and REFINE_PRESETS)."""
+    if name not in BACKBONE_PRESETS:
+        raise ConfigError(f"unknown model preset {name!r}; choose one of {sorted(BACKBONE_PRESETS)}")
+    cfg = ModelConfig(preset=name, backbone=dataclasses.replace(BACKBONE_PRESETS[name]))
+    dim, heads, dfe_heads, groups = REFINE_PRESETS[name]
+    for section in (cfg.dfe, cfg.fcg, cfg.dsf):
+        section.dim, section.num_heads = dim, heads
+    cfg.dfe.num_heads = dfe_heads
+    cfg.dsf.offset_groups = groups
+    if name == "tiny":
+        cfg.head = HeadConfig(kind="classic", deconv_channels=64, num_deconv=2)
+    return cfg
+
+
+
+def model_config_from_dict(data: dict, prefix: str = "model") -> ModelConfig:
+    """ModelConfig from plain data; a ``preset`` key supplies the defaults the rest overrides."""
+    preset = data.get("preset", "vitpose-b")
+    base = to_dict(model_preset(preset))
+    return from_dict(ModelConfig, merge_dict(base, data), prefix=prefix)
+
+
