@@ -79,7 +79,7 @@ def main() -> int:
         short = peak_rss_kb(args.frames, Path(tmp))
         long = peak_rss_kb(args.frames * args.factor, Path(tmp))
     frame_mb = 320 * 240 * 3 / 1e6
-    print(f"320x240 video, ξ=2, batch 4, 1 person/frame, JSON + overlay video written")
+    print("320x240 video, ξ=2, batch 4, 1 person/frame, JSON + overlay video written")
     print(f"{'frames':>8}{'peak RSS MB':>14}")
     print(f"{args.frames:>8}{short / 1024:>14.1f}")
     print(f"{args.frames * args.factor:>8}{long / 1024:>14.1f}")

@@ -10,7 +10,7 @@ from pstpose.data.clips import (
     keypoint_extent_box, video_length,
 )
 from pstpose.data.frames import FrameFileError, FrameNamingError, neighbour_file_name
-from pstpose.data.records import Frame, Person, Sequence
+from pstpose.data.records import Frame
 from pstpose.data.transforms import NO_AUGMENTATION, sample_crop
 from tests.data.clip_builders import make_person, make_sequence
 

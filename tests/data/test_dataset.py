@@ -2,7 +2,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
 from pstpose import preprocess
 from pstpose.config import DataConfig

@@ -19,15 +19,6 @@ from pstpose.data.posetrack import (
 from pstpose.keypoints import JOINT_INDEX, JOINT_NAMES
 
 
-@pytest.fixture
-def shared_data() -> Path:
-    """The real fixtures beside the checkout, or beside the folder holding it (git worktrees)."""
-    repo = Path(__file__).resolve().parents[2]
-    for root in (repo.parent, repo.parent.parent):
-        if (root / "shared" / "data").is_dir():
-            return root / "shared" / "data"
-    pytest.skip("real fixtures (../shared/data) not found")
-
 
 def _write(path: Path, data) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

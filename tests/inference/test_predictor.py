@@ -122,7 +122,7 @@ def test_detect_every_n_detects_again_when_nobody_is_tracked(scene, synth):
 
 def test_box_rules_outside_zero_size_and_empty_frames(scene, synth):
     folder, _, truth, boxes = scene
-    w, h = 480, 320
+    w = 480
     given = {
         0: np.vstack([boxes[0], [[-40, -30, 60, 90]], [[w + 10, 0, w + 50, 40]], [[5, 5, 5, 50]]]),
         1: np.zeros((0, 4)),

@@ -8,7 +8,6 @@ persons and joints; its own point-in-polygon by winding number), sharing no code
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -233,12 +232,3 @@ def pt() -> SimpleNamespace:
         random_dataset=random_dataset, SLOTS=SLOTS, winding_inside=_winding_inside,
     )
 
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The real fixtures beside the checkout, or beside the folder holding it (git worktrees)."""
-    repo = Path(__file__).resolve().parents[2]
-    for root in (repo.parent, repo.parent.parent):
-        if (root / "shared" / "data").is_dir():
-            return root / "shared" / "data"
-    pytest.skip("real fixtures (../shared/data) not found")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 import torch
 
 from pstpose.models.fcg import ClusterGuidance, density_peaks, dpc_knn, merge_clusters, merge_weights, pairwise_sq_distances

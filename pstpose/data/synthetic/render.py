@@ -64,7 +64,7 @@ def draw_frame(plan: ScenePlan, t: int, with_labels: bool = True) -> DrawnFrame:
 def _person_items(painter: Painter, plan: ScenePlan, t: int, idx: int, person: PersonPlan):
     cam = plan.camera
     uv, z = person.uv[t], person.depth[t]
-    shape, look, body = person.shape, person.look, person.body
+    shape, look = person.shape, person.look
     px = cam.focal / z  # pixels per metre at each point
 
     def depth_of(*pts: int, part: int) -> float:
