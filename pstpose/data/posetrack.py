@@ -74,10 +74,26 @@ def detect_format(data: Any, source: str | Path | None = None) -> str:
     return "pt18"
 
 
+def _decode_json(raw: bytes) -> Any:
+    """orjson when installed (2-3x faster on large splits), else the standard library.
+
+    orjson refuses what the standard parser tolerates (NaN literals, which the validation must
+    see and report), so anything it rejects is parsed again by ``json``, which also gives the
+    error message.
+    """
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(raw.decode("utf-8"))
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw.decode("utf-8"))
+
+
 def _read_json(path: Path) -> Any:
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        return _decode_json(path.read_bytes())
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
     except IsADirectoryError:
