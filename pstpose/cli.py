@@ -54,6 +54,8 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pstpose.io import OutputError
+
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, module = build_parser(argv)
     args = parser.parse_args(argv)
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (CLIError, FileNotFoundError, ValueError) as exc:
+    except (CLIError, FileNotFoundError, ValueError, OutputError) as exc:
         # Library code raises these with messages written for users (file and problem named).
         print(f"pstpose {args.command}: error: {exc}", file=sys.stderr)
         return 2

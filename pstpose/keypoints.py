@@ -50,6 +50,17 @@ POSETRACK18_SKELETON_1BASED: tuple[tuple[int, int], ...] = (
     (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
 )
 
+def posetrack18_categories() -> list[dict]:
+    """The ``categories`` list of a PoseTrack18/21 file: one person category, 17 names, skeleton."""
+    return [{
+        "supercategory": "person",
+        "id": 1,
+        "name": "person",
+        "keypoints": list(JOINT_NAMES),
+        "skeleton": [list(pair) for pair in POSETRACK18_SKELETON_1BASED],
+    }]
+
+
 # The skeleton drawn on overlays (0-based): head_top–head_bottom–shoulders, no ear links because
 # ears are never predicted meaningfully.
 DRAW_SKELETON: tuple[tuple[int, int], ...] = (

@@ -24,16 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pstpose.cli import CLIError
-    from pstpose.io import OutputError
-
-    try:
-        return _run(args)
-    except OutputError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _run(args: argparse.Namespace) -> int:
     from pstpose.commands.predict import check_device, load_model, prepare_output_dir
     from pstpose.inference.demo import run_demo, summary_lines, validate
 

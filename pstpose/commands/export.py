@@ -71,7 +71,6 @@ def remove_outputs(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
     from pstpose.export.onnx import DEFAULT_OPSET, ExportError, check_opset, require_export_packages
-    from pstpose.io import OutputError
 
     opset = DEFAULT_OPSET if args.opset is None else args.opset
     check_opset(opset)
@@ -79,14 +78,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     require_export_packages()  # before loading anything: the install hint comes first
     out = Path(args.out)
-    try:
-        probe_output(out)
-        model = load_model(args)
-        from pstpose.export.onnx import export_onnx, verify_onnx
+    probe_output(out)
+    model = load_model(args)
+    from pstpose.export.onnx import export_onnx, verify_onnx
 
-        export_onnx(model, out, opset=opset, dynamic_batch=args.dynamic_batch, batch_size=args.batch_size)
-    except OutputError as exc:
-        raise CLIError(str(exc)) from None
+    export_onnx(model, out, opset=opset, dynamic_batch=args.dynamic_batch, batch_size=args.batch_size)
     size = sum(p.stat().st_size for p in (out, out.with_name(f"{out.name}.data")) if p.exists())
     batch = "dynamic" if args.dynamic_batch else str(args.batch_size)
     print(f"wrote {out} ({size / 1e6:.2f} MB, opset {opset}, batch {batch})")

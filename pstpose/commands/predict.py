@@ -113,15 +113,6 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pstpose.cli import CLIError
-
-    try:
-        return _run(args)
-    except OutputError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _run(args: argparse.Namespace) -> int:
     from pstpose.inference.detectors import BoxFileDetector, make_detector
     from pstpose.inference.predictor import PosePredictor, model_frames_per_side
     from pstpose.inference.sources import open_source

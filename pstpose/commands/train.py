@@ -30,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
 
     from pstpose.cli import CLIError
     from pstpose.config import load_experiment, to_dict
-    from pstpose.io import OutputError
 
     overrides = list(args.overrides)
     if args.output:
@@ -53,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
         trainer = build.build_from_experiment(cfg, resume=args.resume, val_fn=val_fn)
         trainer.fit(resume=args.resume, overwrite=args.overwrite)
     except ImportError as exc:
-        raise CLIError(str(exc)) from None
-    except OutputError as exc:
         raise CLIError(str(exc)) from None
     finally:
         teardown_distributed()

@@ -20,23 +20,11 @@ import numpy as np
 
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.io import write_json
-from pstpose.keypoints import JOINT_NAMES, NUM_JOINTS, POSETRACK18_SKELETON_1BASED, PT17_TO_SLOT
+from pstpose.keypoints import NUM_JOINTS, PT17_TO_SLOT, posetrack18_categories
 
 
 class PredictionWriteError(ValueError):
     """Predictions that cannot be written as a valid file; the message names the frame/person."""
-
-
-def posetrack18_categories() -> list[dict[str, Any]]:
-    return [
-        {
-            "supercategory": "person",
-            "id": 1,
-            "name": "person",
-            "keypoints": list(JOINT_NAMES),
-            "skeleton": [list(pair) for pair in POSETRACK18_SKELETON_1BASED],
-        }
-    ]
 
 
 def _check_against_gt(seq: Sequence, gt: Sequence | None, path: Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from pstpose.data.synthetic.visibility import PersonGT
 from pstpose.io import OutputError, atomic_path
-from pstpose.keypoints import JOINT_NAMES, POSETRACK18_SKELETON_1BASED
+from pstpose.keypoints import posetrack18_categories
 
 MAX_FRAMES = 10_000  # the 4-digit frame field of an image id
 MAX_PERSONS_PER_FRAME = 100  # the 2-digit person field of an annotation id
@@ -32,18 +32,6 @@ def image_id(video_number: int, frame: int) -> int:
     if not 0 <= frame < MAX_FRAMES:
         raise ValueError(f"frame index {frame} does not fit the 4-digit PoseTrack image id")
     return int(f"1{video_number:06d}{frame:04d}")
-
-
-def categories() -> list[dict]:
-    return [
-        {
-            "supercategory": "person",
-            "id": 1,
-            "name": "person",
-            "keypoints": list(JOINT_NAMES),
-            "skeleton": [list(pair) for pair in POSETRACK18_SKELETON_1BASED],
-        }
-    ]
 
 
 def _num(v: float) -> float:
@@ -104,7 +92,7 @@ def sequence_json(
         )
         if labeled:
             annotations += [annotation(p, img_id, i) for i, p in enumerate(persons)]
-    return {"categories": categories(), "images": images, "annotations": annotations}
+    return {"categories": posetrack18_categories(), "images": images, "annotations": annotations}
 
 
 def write_file(path: str | Path, data: bytes) -> None:
