@@ -95,7 +95,7 @@ def test_categories_use_project_joint_facts(dataset):
 
 
 def test_files_load_with_the_posetrack_reader(dataset):
-    posetrack = pytest.importorskip("pstpose.data.posetrack")
+    from pstpose.data import posetrack
     path = dataset / "annotations/val/100001_mpii_test.json"
     raw = json.loads(path.read_text())
     seq = posetrack.load_sequence(path)

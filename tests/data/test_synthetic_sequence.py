@@ -105,7 +105,7 @@ def test_custom_preset_object_is_accepted():
 
 
 def test_write_video_roundtrip(tmp_path):
-    av = pytest.importorskip("av")
+    import av
     seq = render_sequence(seed=4, **SMALL)
     path = write_video(tmp_path / "clip.mp4", seq.frames, fps=seq.fps)
     with av.open(str(path)) as container:

@@ -140,8 +140,8 @@ def test_real_videos_with_hog(shared_data, tmp_path, monkeypatch, synth, name):
 
 
 def test_predict_with_real_model_weights(tmp_path, frames_folder):
-    """After merging with the model package: --weights loads through PSTPose.from_pretrained."""
-    models = pytest.importorskip("pstpose.models.pstpose")
+    """--weights loads through PSTPose.from_pretrained."""
+    from pstpose.models import pstpose as models
     import torch
 
     torch.manual_seed(0)
