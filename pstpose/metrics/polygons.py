@@ -10,6 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 
+
+def _edge_tests(px, py, ax, ay, bx, by) -> tuple[np.ndarray, np.ndarray]:
+    """Per (point, edge a→b): is the point on the edge, and does a ray to its left cross it
+    (the even-odd rule's count)? Arrays broadcast against each other."""
+    cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+    on_edge = (
+        (cross == 0)
+        & (px >= np.minimum(ax, bx)) & (px <= np.maximum(ax, bx))
+        & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by))
+    )
+    straddles = (ay > py) != (by > py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = ax + (py - ay) * (bx - ax) / (by - ay)
+    return on_edge, straddles & (px < x_cross)
+
 def strictly_inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """(N,) bool: which of ``points`` (N, 2) lie strictly inside ``polygon`` (M, 2)."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
@@ -20,16 +35,8 @@ def strictly_inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     nxt = np.roll(polygon, -1, axis=0)
     bx, by = nxt[:, 0], nxt[:, 1]
     px, py = points[:, :1], points[:, 1:]
-    cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-    on_edge = (
-        (cross == 0)
-        & (px >= np.minimum(ax, bx)) & (px <= np.maximum(ax, bx))
-        & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by))
-    )
-    straddles = (ay > py) != (by > py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_cross = ax + (py - ay) * (bx - ax) / (by - ay)
-    crossings = np.count_nonzero(straddles & (px < x_cross), axis=1)
+    on_edge, crossing = _edge_tests(px, py, ax, ay, bx, by)
+    crossings = np.count_nonzero(crossing, axis=1)
     return (crossings % 2 == 1) & ~on_edge.any(axis=1)
 
 
@@ -90,16 +97,7 @@ def inside_by_group(
         ei = e_lo[grp] + (local - k * n_e[grp])
         px, py = points[pi, 0], points[pi, 1]
         ax, ay, bx, by = a[ei, 0], a[ei, 1], b[ei, 0], b[ei, 1]
-        cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-        on_edge = (
-            (cross == 0)
-            & (px >= np.minimum(ax, bx)) & (px <= np.maximum(ax, bx))
-            & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by))
-        )
-        straddles = (ay > py) != (by > py)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_cross = ax + (py - ay) * (bx - ax) / (by - ay)
-        crossing = straddles & (px < x_cross)
+        on_edge, crossing = _edge_tests(px, py, ax, ay, bx, by)
         seg = np.flatnonzero(first_edge[ei])  # one segment per (point, polygon)
         n_cross = np.add.reduceat(crossing.astype(np.int64), seg)
         touched = np.maximum.reduceat(on_edge.astype(np.uint8), seg)
