@@ -61,6 +61,21 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[BinaryIO]:
             os.fsync(fh.fileno())
 
 
+def ensure_writable_dir(path: str | Path) -> Path:
+    """Create ``path`` if needed and prove a file can be written there, or raise OutputError.
+
+    Called before long work starts, so an unwritable output fails in the first second."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{path}: output folder cannot be written ({exc.strerror or exc})") from None
+    return path
+
+
 def write_json(path: str | Path, data: Any, indent: int | None = None) -> None:
     """Atomically write JSON (NaN/inf refused: they are not valid JSON)."""
     text = json.dumps(data, indent=indent, allow_nan=False)

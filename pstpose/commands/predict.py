@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from pstpose.io import OutputError
+from pstpose.io import ensure_writable_dir
 
 FORMATS = ("native", "posetrack18", "coco")
 
@@ -78,13 +76,7 @@ def check_device(device: str) -> None:
 
 def prepare_output_dir(out: Path) -> None:
     """Create ``out`` and prove it is writable, before any work is done."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".pstpose-write-check-", dir=out)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise OutputError(f"{out}: output folder cannot be written ({exc.strerror or exc})") from None
+    ensure_writable_dir(out)
 
 
 def output_paths(out: Path, name: str, args: argparse.Namespace) -> dict[str, Path]:

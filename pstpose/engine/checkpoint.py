@@ -8,17 +8,15 @@ untouched.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from pstpose.io import OutputError, atomic_path
+from pstpose.io import atomic_path
 
 CHECKPOINT_FORMAT = "pstpose-train-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -103,14 +101,3 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_writable_dir(path: str | Path) -> Path:
-    """Create ``path`` if needed and prove a file can be written there, or raise OutputError."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise OutputError(f"{path}: output directory is not writable ({exc.strerror or exc})") from None
-    return path

@@ -335,9 +335,9 @@ def run_test(
     data = dataclasses.replace(data, box_score_threshold=threshold)
     box_map = None if use_gt else detection_boxes(boxes, gt, threshold)
     if out_dir is not None:  # before the long part, not after it
-        from pstpose.engine.checkpoint import check_writable_dir
+        from pstpose.io import ensure_writable_dir
 
-        check_writable_dir(out_dir)
+        ensure_writable_dir(out_dir)
     dataset = build_eval_dataset(data, gt, box_map)
     indices = select_samples(dataset.samples, max_samples)
     persons = predict_samples(model, dataset, indices, flip=flip, decode=decode, batch_size=batch_size,

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from pstpose.config import TrainConfig, check_train_config, to_dict
 from pstpose.engine.checkpoint import (
-    capture_rng_state, check_writable_dir, copy_checkpoint, load_checkpoint, restore_rng_state,
+    capture_rng_state, copy_checkpoint, load_checkpoint, restore_rng_state,
     save_checkpoint, seed_everything,
 )
 from pstpose.engine.distributed import (
@@ -40,7 +40,7 @@ from pstpose.engine.loss import weighted_heatmap_mse
 from pstpose.engine.metrics_log import MetricsLog
 from pstpose.engine.precision import Determinism, autocast, check_amp, make_grad_scaler
 from pstpose.engine.schedule import MultiStepWarmupSchedule
-from pstpose.io import atomic_open
+from pstpose.io import atomic_open, ensure_writable_dir
 
 ValFn = Callable[[nn.Module, int], dict]
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -77,7 +77,7 @@ def check_run_folder(output_dir: str | Path, resume: bool, overwrite: bool) -> s
     """What is wrong with starting (or resuming) a run in ``output_dir``: None when nothing."""
     output_dir = Path(output_dir)
     try:
-        check_writable_dir(output_dir)
+        ensure_writable_dir(output_dir)
     except OSError as exc:
         return str(exc)
     existing = [name for name in RUN_FILES if (output_dir / name).exists()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def _edge_tests(px, py, ax, ay, bx, by) -> tuple[np.ndarray, np.ndarray]:
     """Per (point, edge a→b): is the point on the edge, and does a ray to its left cross it
     (the even-odd rule's count)? Arrays broadcast against each other."""
