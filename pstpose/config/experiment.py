@@ -37,7 +37,7 @@ class TrainConfig:
     workers: int = 4  # DataLoader worker processes per training process
     log_every: int = 20  # optimiser steps between progress-bar updates
     output_dir: str = "runs/default"
-    init_weights: str | None = None  # ViTPose checkpoint used to initialise the backbone
+    init_weights: str | None = None  # ViTPose checkpoint (backbone + head) or PSTPose checkpoint to start from
     val_every: int = 1  # validate after every N epochs (and after the last); 0 disables
     best_metric: str = "mAP"  # key of the validation result that selects best.pt (higher wins)
     val_max_samples: int | None = None  # validate on a spread subset of at most this many persons

@@ -15,6 +15,7 @@ The annotation folder of a split is the first that exists of ``root/annotations/
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 from torch import nn
@@ -64,12 +65,12 @@ def build_model_from_experiment(cfg: ExperimentConfig, load_init_weights: bool =
         from pstpose.models.pstpose import build_model
     except ImportError as exc:
         raise ImportError(f"the PSTPose model is not available in this installation ({exc})") from exc
+    from pstpose.engine.model_loading import load_init_weights as initialise
+
     model = build_model(cfg.model)
     if load_init_weights and cfg.train.init_weights:
-        path = Path(cfg.train.init_weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: train.init_weights checkpoint not found")
-        model.load_vitpose_weights(path)
+        summary = initialise(model, cfg.train.init_weights)
+        print(f"init_weights: {summary}", file=sys.stderr)
     return model
 
 

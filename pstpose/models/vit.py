@@ -28,6 +28,26 @@ def token_grid_size(image_size: tuple[int, int], patch_size: int) -> tuple[int, 
     )
 
 
+
+def resize_pos_embed(pos_embed: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int]) -> torch.Tensor:
+    """A (1, 1 + rows*cols, C) position table re-sampled from ``old_grid`` to ``new_grid``.
+
+    Fine-tuning at another input size keeps what the table learnt about relative placement:
+    the grid part is resized bicubically (``align_corners=False``, so cell centres map onto
+    cell centres), the class-token slot is kept as it is.
+    """
+    rows, cols = old_grid
+    if pos_embed.ndim != 3 or pos_embed.shape[0] != 1 or pos_embed.shape[1] != rows * cols + 1:
+        raise ValueError(f"position table of shape {tuple(pos_embed.shape)} does not hold a {rows}x{cols} grid "
+                         "plus the class slot")
+    if tuple(old_grid) == tuple(new_grid):
+        return pos_embed
+    channels = pos_embed.shape[2]
+    grid = pos_embed[:, 1:].reshape(1, rows, cols, channels).permute(0, 3, 1, 2).float()
+    grid = nn.functional.interpolate(grid, size=tuple(new_grid), mode="bicubic", align_corners=False)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], channels).to(pos_embed.dtype)
+    return torch.cat([pos_embed[:, :1], grid], dim=1)
+
 class PatchEmbed(nn.Module):
     def __init__(self, embed_dim: int, patch_size: int) -> None:
         super().__init__()
