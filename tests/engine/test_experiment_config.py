@@ -4,7 +4,8 @@ from pstpose.config import (
     ConfigError, ExperimentConfig, TrainConfig, experiment_from_dict, load_experiment, shipped_configs, to_dict,
 )
 
-EXPECTED = {f"posetrack{y}_{m}" for y in (17, 18, 21) for m in ("vitpose-b", "vitpose-h")} | {"synthetic_tiny"}
+EXPECTED = {f"posetrack{y}_{m}" for y in (17, 18, 21) for m in ("vitpose-b", "vitpose-h")} | {"synthetic_tiny",
+                                                                                           "synthetic_tiny_hires"}
 
 
 def test_every_shipped_config_loads_with_the_recipe():
@@ -18,6 +19,11 @@ def test_every_shipped_config_loads_with_the_recipe():
         if name == "synthetic_tiny":
             assert cfg.model.preset == "tiny" and cfg.model.backbone.embed_dim == 128
             assert cfg.train.init_weights is None
+            continue
+        if name == "synthetic_tiny_hires":  # the second step starts from the first one's best.pt
+            assert cfg.model.preset == "tiny" and tuple(cfg.model.image_size) == (192, 144)
+            assert tuple(cfg.data.heatmap_size) == (48, 36)
+            assert cfg.train.init_weights == load_experiment("synthetic_tiny").train.output_dir + "/best.pt"
             continue
         preset = name.split("_", 1)[1]
         assert cfg.model.preset == preset
