@@ -2,7 +2,7 @@
 
 1. A short real training run (data pipeline + trainer + model, a reduced `tiny`) shows a falling
    loss.
-2. The shipped default weights (trained by the committed `synthetic_tiny` recipe) put their
+2. The shipped default weights (trained by the committed `synthetic_tiny` + `synthetic_tiny_hires` recipe) put their
    heatmap peaks near the true joints on clips the training never saw, far nearer than an
    untrained model of the same shape.
 """
@@ -27,11 +27,11 @@ from tests.engine.testrun_helpers import tiny_experiment_dict
 SHIPPED = (DEFAULT_WEIGHTS / "model.safetensors").is_file()
 
 # Median distance (heatmap pixels) between the predicted peak and the true joint, over visible
-# joints of unseen clips. The shipped model measured 1.15 px here (67.8% within 2 px); an
-# untrained one 10.2 px.
-MAX_MEDIAN_PEAK_ERROR = 1.5
+# joints of unseen clips. The shipped model (48x36 heatmaps) measured 0.92 px here (83.6% within
+# 2 px); an untrained one of the same shape 15.6 px.
+MAX_MEDIAN_PEAK_ERROR = 1.2
 # Share of visible joints whose peak lies within 2 heatmap pixels (a PCK on the heatmap grid).
-MIN_SHARE_WITHIN_2PX = 0.6
+MIN_SHARE_WITHIN_2PX = 0.75
 
 
 def test_short_training_run_lowers_the_loss(tmp_path):

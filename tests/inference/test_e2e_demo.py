@@ -22,7 +22,7 @@ from pstpose.metrics import evaluate
 from pstpose.models.pstpose import build_model
 
 # An untrained stand-in, smaller than ``tiny`` so that CPU tests stay fast (same code paths), at
-# the 128x96 input the shipped model is trained at (other tests cover the default 256x192).
+# a small 128x96 input (the shipped model reads 192x144; other tests cover the default 256x192).
 STANDIN = dict(backbone={"depth": 1, "embed_dim": 64, "num_heads": 2}, head={"deconv_channels": 32},
                image_size=[128, 96])
 
