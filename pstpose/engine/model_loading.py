@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -62,8 +61,7 @@ def read_pstpose_weights(path: str | Path):
     the caller's fallback reader then names the file and its problem."""
     from pstpose.config import ConfigError, experiment_from_dict
     from pstpose.engine.checkpoint import CheckpointError, load_checkpoint
-    from pstpose.models.weights import (CHECKPOINT_FORMAT, CONFIG_NAME, WEIGHTS_NAME, read_checkpoint_config,
-                                        read_safetensors)
+    from pstpose.models.weights import is_pstpose_checkpoint, read_checkpoint
 
     path = Path(path)
     if path.is_file() and path.suffix in TRAINER_CHECKPOINT_SUFFIXES:
@@ -76,19 +74,7 @@ def read_pstpose_weights(path: str | Path):
         except (KeyError, TypeError, ConfigError) as exc:
             raise CheckpointError(f"{path}: its stored configuration is not valid here ({exc})") from None
         return state["model"], cfg
-    if path.is_dir():
-        config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
-    elif path.suffix == ".safetensors":
-        config_path, weights_path = path.parent / CONFIG_NAME, path
-    else:
-        return None
-    try:
-        tagged = json.loads(config_path.read_text()).get("format") == CHECKPOINT_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not tagged:
-        return None
-    return read_safetensors(weights_path), read_checkpoint_config(config_path)
+    return read_checkpoint(path) if is_pstpose_checkpoint(path) else None
 
 
 def load_init_weights(model: nn.Module, path: str | Path) -> str:
@@ -113,14 +99,14 @@ def load_init_weights(model: nn.Module, path: str | Path) -> str:
                 f"{len(report.missing)} missing, {len(report.unexpected)} unexpected")
     state, cfg = dict(found[0]), found[1]
     model_state = model.state_dict()
-    key = "backbone.pos_embed"
+    key, resized = "backbone.pos_embed", ""
     if key in state and key in model_state and state[key].shape != model_state[key].shape:
         old_grid = token_grid_size(tuple(cfg.image_size), cfg.backbone.patch_size)
-        new_grid = model.backbone.grid
         try:
-            state[key] = resize_pos_embed(state[key], old_grid, new_grid)
+            state[key] = resize_pos_embed(state[key], old_grid, model.backbone.grid)
         except ValueError as exc:
             raise CheckpointError(f"{path}: {key}: {exc}") from None
+        resized = f", position table resized to {model.backbone.grid}"
     check_shapes(model_state, state, path)
     shared = {k: v for k, v in state.items() if k in model_state}
     if not shared:
@@ -128,7 +114,5 @@ def load_init_weights(model: nn.Module, path: str | Path) -> str:
     kept = sum(k not in state for k in model_state)
     ignored = sum(k not in model_state for k in state)
     model.load_state_dict(shared, strict=False)
-    resized = f", position table resized to {model.backbone.grid}" if key in shared and tuple(
-        cfg.image_size) != tuple(getattr(model.config, "image_size", cfg.image_size)) else ""
     return (f"{path}: PSTPose weights, {len(shared)} tensors loaded{resized}; {kept} kept at their initial "
             f"values, {ignored} ignored")

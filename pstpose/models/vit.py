@@ -28,7 +28,6 @@ def token_grid_size(image_size: tuple[int, int], patch_size: int) -> tuple[int, 
     )
 
 
-
 def resize_pos_embed(pos_embed: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int]) -> torch.Tensor:
     """A (1, 1 + rows*cols, C) position table re-sampled from ``old_grid`` to ``new_grid``.
 
@@ -47,6 +46,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, old_grid: tuple[int, int], new_gri
     grid = nn.functional.interpolate(grid, size=tuple(new_grid), mode="bicubic", align_corners=False)
     grid = grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], channels).to(pos_embed.dtype)
     return torch.cat([pos_embed[:, :1], grid], dim=1)
+
 
 class PatchEmbed(nn.Module):
     def __init__(self, embed_dim: int, patch_size: int) -> None:

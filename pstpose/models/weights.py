@@ -52,15 +52,34 @@ def save_checkpoint(model: nn.Module, directory: str | Path) -> Path:
     return directory
 
 
-def _checkpoint_files(path: Path) -> tuple[Path, Path]:
+def _checkpoint_paths(path: Path) -> tuple[Path, Path] | None:
+    """Where the weights and the config of a checkpoint folder or safetensors file would be."""
     if path.is_dir():
-        weights, config = path / WEIGHTS_NAME, path / CONFIG_NAME
-    elif path.suffix == ".safetensors":
-        weights, config = path, path.parent / CONFIG_NAME
-    elif not path.exists():
-        raise CheckpointNotFoundError(f"{path}: no such checkpoint folder or file")
-    else:
+        return path / WEIGHTS_NAME, path / CONFIG_NAME
+    if path.suffix == ".safetensors":
+        return path, path.parent / CONFIG_NAME
+    return None
+
+
+def is_pstpose_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a folder or safetensors file whose config carries this package's tag
+    (a transformers ViTPose folder has the same file names, but not the tag)."""
+    paths = _checkpoint_paths(Path(path))
+    if paths is None:
+        return False
+    try:
+        return json.loads(paths[1].read_text()).get("format") == CHECKPOINT_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _checkpoint_files(path: Path) -> tuple[Path, Path]:
+    paths = _checkpoint_paths(path)
+    if paths is None:
+        if not path.exists():
+            raise CheckpointNotFoundError(f"{path}: no such checkpoint folder or file")
         raise CheckpointError(f"{path}: expected a checkpoint folder or a .safetensors file")
+    weights, config = paths
     for f in (weights, config):
         if not f.is_file():
             raise CheckpointNotFoundError(f"{f}: missing (a PSTPose checkpoint is {WEIGHTS_NAME} + {CONFIG_NAME})")
@@ -103,13 +122,18 @@ def check_shapes(model_state: dict[str, torch.Tensor], state: dict[str, torch.Te
             )
 
 
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
+    """``(state_dict, ModelConfig)`` of a checkpoint folder or its safetensors file."""
+    weights_path, config_path = _checkpoint_files(Path(path))
+    return read_safetensors(weights_path, map_location), read_checkpoint_config(config_path)
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
     """Build the PSTPose described by a checkpoint folder and load its weights."""
     from pstpose.models.pstpose import PSTPose
 
-    weights_path, config_path = _checkpoint_files(Path(path))
-    config = read_checkpoint_config(config_path)
-    state = read_safetensors(weights_path, map_location)
+    weights_path, _ = _checkpoint_files(Path(path))
+    state, config = read_checkpoint(path, map_location)
     with torch.device("meta"):
         model = PSTPose(config)
     model_state = model.state_dict()

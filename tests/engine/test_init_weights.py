@@ -128,3 +128,21 @@ def test_a_vitpose_file_still_initialises_backbone_and_head(tmp_path):
     model = build_model_from_experiment(cfg)
     got = model.state_dict()
     assert all(torch.equal(got[k], v) for k, v in source.state_dict().items() if k.startswith(("backbone.", "head.")))
+
+
+def test_a_foreign_weights_folder_is_read_as_vitpose(tmp_path):
+    """Same file names as a PSTPose folder, but no pstpose tag in config.json: the ViTPose reader."""
+    from safetensors.torch import save_file
+
+    source = _model(seed=1)
+    folder = tmp_path / "foreign"
+    folder.mkdir()
+    state = {("keypoint_" + k if k.startswith("head.") else k): v.contiguous()
+             for k, v in source.state_dict().items() if k.startswith(("backbone.", "head."))}
+    save_file(state, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text('{"model_type": "vitpose"}')
+    target = _model(seed=2)
+    summary = load_init_weights(target, folder)
+    assert summary.startswith(f"{folder}: ViTPose weights (mmpose)") and "0 missing" in summary
+    got = target.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in source.state_dict().items() if k.startswith(("backbone.", "head.")))
