@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
 
 from pstpose import preprocess  # noqa: E402
 from pstpose.config import DataConfig, to_dict  # noqa: E402

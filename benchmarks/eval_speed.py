@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
 
 from pstpose.data.posetrack import _decode_json, load_sequences  # noqa: E402
 from pstpose.keypoints import JOINT_NAMES  # noqa: E402

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package first
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's package first
 
 from pstpose.data.synthetic import generate_dataset, iter_frames, render_sequence  # noqa: E402
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
 
 from pstpose.config import TrainConfig, model_preset  # noqa: E402
 from pstpose.engine.train import Trainer  # noqa: E402

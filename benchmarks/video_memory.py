@@ -59,7 +59,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 def peak_rss_kb(frames: int, tmp: Path) -> int:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(tmp / f"v{frames}.mp4"), str(frames), str(ROOT)],
+    out = subprocess.run([sys.executable, "-c", CHILD, str(tmp / f"v{frames}.mp4"), str(frames), str(ROOT / "src")],
                          capture_output=True, text=True, env=env)
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
@@ -72,7 +72,7 @@ def main() -> int:
     parser.add_argument("--factor", type=int, default=10)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "video_memory.json"))
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "src"))
     from pstpose.io import write_json
 
     with tempfile.TemporaryDirectory() as tmp:

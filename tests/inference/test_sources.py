@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -240,11 +239,8 @@ def test_streaming_memory_is_flat_in_video_length(tmp_path):
     script = tmp_path / "rss.py"
     script.write_text(_RSS_SCRIPT)
 
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-
     def peak_kb(n):
-        out = subprocess.run([sys.executable, str(script), str(n)], capture_output=True, text=True, check=True, env=env)
+        out = subprocess.run([sys.executable, str(script), str(n)], capture_output=True, text=True, check=True)
         return int(out.stdout.strip())
 
     short, long = peak_kb(30), peak_kb(300)

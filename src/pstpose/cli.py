@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 # name -> one-line summary. Each has a module pstpose.commands.<name> (dashes become underscores).
