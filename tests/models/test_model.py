@@ -132,3 +132,23 @@ def test_every_preset_builds_on_the_meta_device(name):
     n_refine = sum(p.numel() for p in model.refine.parameters())
     n_all = sum(p.numel() for p in model.parameters())
     assert 0 < n_refine < (0.2 if name == "tiny" else 0.05) * n_all
+
+
+def test_the_model_owns_its_normalisation():
+    """``preprocess`` equals the data pipeline's ImageNet normalisation, and its constants are
+    not part of the saved weights (old checkpoints keep loading)."""
+    import numpy as np
+
+    from pstpose.models.pstpose import build_model
+    from pstpose.preprocess import normalize_rgb
+
+    model = build_model("tiny")
+    crops = np.random.default_rng(0).integers(0, 256, (2, 3, 256, 192, 3), dtype=np.uint8)
+    got = model.preprocess(torch.from_numpy(crops)).numpy()
+    np.testing.assert_allclose(got, normalize_rgb(crops), atol=1e-5)
+    # hand-worked: a pure-red pixel (255, 0, 0) -> ((1 - .485)/.229, (0 - .456)/.224, (0 - .406)/.225)
+    red = torch.zeros(1, 1, 16, 16, 3, dtype=torch.uint8)
+    red[..., 0] = 255
+    np.testing.assert_allclose(model.preprocess(red)[0, 0, :, 0, 0].numpy(),
+                               [0.515 / 0.229, -0.456 / 0.224, -0.406 / 0.225], rtol=1e-5)
+    assert "pixel_mean" not in model.state_dict() and "pixel_std" not in model.state_dict()

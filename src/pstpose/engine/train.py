@@ -56,17 +56,16 @@ class TrainingDivergedError(RuntimeError):
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on weight matrices/kernels only: not on biases, norm scales (1-D tensors),
-    position embeddings, or names the model lists in ``no_weight_decay()``."""
-    skip_names = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    """AdamW groups: the model says which parameters take no weight decay (``no_weight_decay()``,
+    as timm's models do); a model without that hook gets decay on tensors of rank >= 2 only."""
+    if hasattr(model, "no_weight_decay"):
+        skip = set(model.no_weight_decay())
+    else:
+        skip = {name for name, param in model.named_parameters() if param.ndim <= 1}
     decay, no_decay = [], []
     for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if param.ndim <= 1 or "pos_embed" in name or name in skip_names:
-            no_decay.append(param)
-        else:
-            decay.append(param)
+        if param.requires_grad:
+            (no_decay if name in skip else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}]
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})

@@ -94,16 +94,14 @@ def onnx_metadata(model: nn.Module) -> dict[str, str]:
     from pstpose import __version__
     from pstpose.config import to_dict
     from pstpose.keypoints import FLIP_PAIRS, JOINT_NAMES
-    from pstpose.preprocess import IMAGENET_MEAN, IMAGENET_STD
-
     config = _model_config(model)
     k = config.num_keypoints
     names = list(JOINT_NAMES) if k == len(JOINT_NAMES) else [f"keypoint_{i}" for i in range(k)]
     normalization = {
         "color_order": "RGB",
         "formula": "(pixel / 255 - mean) / std, per channel",
-        "mean": [float(v) for v in IMAGENET_MEAN],
-        "std": [float(v) for v in IMAGENET_STD],
+        "mean": [round(float(v) / 255.0, 6) for v in model.pixel_mean.flatten()],
+        "std": [round(float(v) / 255.0, 6) for v in model.pixel_std.flatten()],
     }
     h, w = config.image_size
     return {

@@ -14,17 +14,12 @@ import numpy as np
 
 from pstpose.data.boxes import xyxy_to_xywh
 from pstpose.preprocess import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     INPUT_SIZE,
     box_xywh_to_crop,
     crop_matrix,
     normalize_rgb,
     warp_frame,
 )
-
-# uint8 value → normalised float, per RGB channel: the same numbers as preprocess.normalize_rgb.
-_NORMALIZE_LUT = ((np.arange(256, dtype=np.float32)[None, :] / 255.0 - IMAGENET_MEAN[:, None]) / IMAGENET_STD[:, None]).astype(np.float32)
 
 
 def sanitize_boxes(
@@ -72,7 +67,7 @@ def crop_clips(
 
     ``frames`` are BGR uint8 (OpenCV order). Returns the model input (N, T, 3, H, W) float32,
     RGB, ImageNet-normalised — or, with ``normalize=False``, the RGB uint8 crops (N, T, H, W, 3)
-    (4x smaller; ``run_model`` normalises those on the model's device, which is much faster).
+    (4x smaller; ``run_model`` moves those to the model's device and the model normalises them).
     """
     mats = np.asarray(matrices, dtype=np.float64).reshape(-1, 2, 3)
     h, w = input_size
@@ -82,14 +77,3 @@ def crop_clips(
             crops[i, t] = warp_frame(frame, mat, input_size)[..., ::-1]  # BGR → RGB
     return normalize_rgb(crops) if normalize else crops
 
-
-def normalize_crops(crops_uint8: np.ndarray) -> np.ndarray:
-    """(..., H, W, 3) RGB uint8 → (..., 3, H, W) float32 ImageNet-normalised.
-
-    Equal to ``preprocess.normalize_rgb`` but one table look-up per value (faster on CPU).
-    """
-    crops_uint8 = np.asarray(crops_uint8)
-    out = np.empty(crops_uint8.shape[:-3] + (3,) + crops_uint8.shape[-3:-1], dtype=np.float32)
-    for c in range(3):
-        np.take(_NORMALIZE_LUT[c], crops_uint8[..., c], out=out[..., c, :, :])
-    return out

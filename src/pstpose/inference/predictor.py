@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pstpose.inference.crops import crop_clips, crop_matrices, normalize_crops, sanitize_boxes
+from pstpose.inference.crops import crop_clips, crop_matrices, sanitize_boxes
 from pstpose.inference.decode import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
 from pstpose.inference.detectors import Detector, GivenBoxes, boxes_from_keypoints, make_detector
 from pstpose.inference.results import PoseResult
 from pstpose.inference.sources import Clip, FrameSource, SourceFrame, iter_clips, open_source
 from pstpose.inference.timing import StageTimes
 from pstpose.inference.tracker import Tracker
-from pstpose.preprocess import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
+from pstpose.preprocess import INPUT_SIZE, normalize_rgb
 
 
 def model_device(model):
@@ -44,22 +44,20 @@ def model_frames_per_side(model) -> int | None:
     return getattr(config, "frames_per_side", None)
 
 
-def _to_model_input(chunk: np.ndarray, device):
+def _to_model_input(model, chunk: np.ndarray, device):
     """A chunk of crops → normalised float tensor (B, T, 3, H, W) on ``device``.
 
-    uint8 RGB crops (B, T, H, W, 3) are normalised on the CPU with a look-up table, or moved as
-    bytes (4x less transfer) and normalised on an accelerator.
+    uint8 RGB crops (B, T, H, W, 3) move as bytes and are normalised by the model's own
+    ``preprocess`` (a module without one gets the data pipeline's ``normalize_rgb``); float
+    crops are taken as already normalised.
     """
     import torch
 
     if chunk.dtype != np.uint8:
         return torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32)).to(device)
-    if torch.device(device).type == "cpu":
-        return torch.from_numpy(normalize_crops(chunk))
-    x = torch.from_numpy(np.ascontiguousarray(chunk)).to(device).permute(0, 1, 4, 2, 3).float()
-    mean = torch.as_tensor(IMAGENET_MEAN * 255.0, device=x.device)[:, None, None]
-    scale = torch.as_tensor(1.0 / (IMAGENET_STD * 255.0), device=x.device)[:, None, None]
-    return x.sub_(mean).mul_(scale)
+    if hasattr(model, "preprocess"):
+        return model.preprocess(torch.from_numpy(np.ascontiguousarray(chunk)).to(device))
+    return torch.from_numpy(normalize_rgb(chunk)).to(device)
 
 
 def run_model(model, crops: np.ndarray, *, flip: bool = False, device=None, max_batch: int = 64) -> np.ndarray:
@@ -78,7 +76,7 @@ def run_model(model, crops: np.ndarray, *, flip: bool = False, device=None, max_
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(crops), max_batch):
-            x = _to_model_input(crops[start : start + max_batch], device)
+            x = _to_model_input(model, crops[start : start + max_batch], device)
             n = len(x)
             y = model(torch.cat([x, x.flip(-1)]) if flip else x)
             if not hasattr(y, "shape") or y.ndim != 4 or y.shape[0] != (2 * n if flip else n):

@@ -15,6 +15,7 @@ from pstpose.models.fcg import ClusterGuidance
 from pstpose.models.heads import build_head
 from pstpose.models.layers import RefinementBlock, SpatiotemporalSelfAttention, TokenGrid
 from pstpose.models.vit import ViTBackbone, token_grid_size
+from pstpose.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 REFINEMENT_STAGES = ("dfe", "fcg", "dsf")
 
@@ -91,6 +92,26 @@ class PSTPose(nn.Module):
                 mixer = _refinement_mixer(name, config, self.grid)
                 self.refine[name] = RefinementBlock(c, mixer, int(round(sec.mlp_ratio * sec.dim)))
         self.head = build_head(config.head, c, config.num_keypoints)
+        # The model owns its input normalisation (pixel values 0..255, RGB); not saved with the
+        # weights, so every checkpoint keeps loading unchanged.
+        self.register_buffer("pixel_mean", torch.as_tensor(IMAGENET_MEAN * 255.0).view(3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.as_tensor(IMAGENET_STD * 255.0).view(3, 1, 1), persistent=False)
+
+    def preprocess(self, crops: torch.Tensor) -> torch.Tensor:
+        """RGB crops (B, T, H, W, 3) uint8 (or float 0..255) -> the normalised clip ``forward`` takes.
+
+        Put the bytes on the model's device first: moving uint8 is 4x less transfer than float.
+        """
+        if crops.ndim != 5 or crops.shape[-1] != 3:
+            raise ValueError(f"preprocess expects RGB crops (B, T, H, W, 3), got shape {tuple(crops.shape)}")
+        x = crops.to(self.pixel_mean.device).permute(0, 1, 4, 2, 3).float()
+        return (x - self.pixel_mean) / self.pixel_std
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameter names the optimiser must not decay: position tables, the frame embedding,
+        and every bias, norm scale and other vector (λ of DFE included)."""
+        tables = {"temporal_embed", "backbone.pos_embed"}
+        return {name for name, p in self.named_parameters() if p.ndim <= 1 or name in tables}
 
     def check_clip(self, clip: torch.Tensor) -> None:
         expected = (self.config.num_frames, 3, *self.config.image_size)

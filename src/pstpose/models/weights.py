@@ -134,8 +134,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
 
     weights_path, _ = _checkpoint_files(Path(path))
     state, config = read_checkpoint(path, map_location)
-    with torch.device("meta"):
-        model = PSTPose(config)
+    model = PSTPose(config)
     model_state = model.state_dict()
     check_shapes(model_state, state, weights_path)
     missing = sorted(set(model_state) - set(state))
@@ -145,7 +144,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
             f"{weights_path}: does not match its config: missing {missing[:8]}"
             f"{' ...' if len(missing) > 8 else ''}, unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}"
         )
-    model.load_state_dict(state, assign=True)  # the model holds no non-persistent buffers
+    model.load_state_dict(state)
     return model.to(map_location).eval()
 
 
