@@ -1,4 +1,4 @@
-"""The user-facing Python API: ``pstpose.PSTPose.from_pretrained(W).predict(source, stream=True)``."""
+"""The user-facing Python API: ``pstpose.PosePredictor(model, detector=...).predict(source, stream=True)``."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def frame_folder(tmp_path_factory):
 def test_predict_streams_results_equal_to_the_low_level_call(checkpoint, frame_folder):
     folder, frames, boxes = frame_folder
     model = pstpose.PSTPose.from_pretrained(checkpoint)
-    stream = model.predict(folder, stream=True, detector=boxes)
+    stream = pstpose.PosePredictor(model, detector=boxes).predict(folder, stream=True)
     assert isinstance(stream, types.GeneratorType)  # lazy: nothing decoded until iterated
     results = []
     for result in stream:
@@ -65,7 +65,7 @@ def test_predict_without_stream_returns_a_list(checkpoint, frame_folder):
     """A list, here with options passed through (batching 3 keyframes per call, no images kept)."""
     folder, frames, boxes = frame_folder
     model = pstpose.PSTPose.from_pretrained(checkpoint)
-    listed = model.predict(folder, detector=boxes, keep_images=False, batch_size=3)
+    listed = pstpose.PosePredictor(model, detector=boxes, keep_images=False, batch_size=3).predict(folder)
     assert isinstance(listed, list) and [r.frame_index for r in listed] == [0, 1, 2, 3]
     assert all(r.image is None for r in listed)
     kpts, _ = estimate_poses(model, frames[2:4] + frames[3:4], boxes[3])  # last frame: edge repeated
@@ -76,4 +76,4 @@ def test_predict_rejects_unknown_options(checkpoint, frame_folder):
     folder, _, boxes = frame_folder
     model = pstpose.PSTPose.from_pretrained(checkpoint)
     with pytest.raises(TypeError, match="no_such_option"):
-        model.predict(folder, detector=boxes, no_such_option=1)
+        pstpose.PosePredictor(model, detector=boxes, no_such_option=1)

@@ -14,6 +14,7 @@ import torch
 
 from pstpose.data.synthetic import render_sequence, write_video
 from pstpose.inference.demo import gt_boxes
+from pstpose.inference.predictor import PosePredictor
 from pstpose.models.pstpose import PSTPose, build_model
 from pstpose.weights import DEFAULT_WEIGHTS
 
@@ -55,7 +56,7 @@ def shipped_model():
 def test_keypoints_close_to_ground_truth_with_gt_boxes(tmp_path, shipped_model):
     clip = render_sequence(seed=2024, frames=8, height=288, width=384, preset="standard")
     video = write_video(tmp_path / "clip.mp4", clip.frames, fps=clip.fps)
-    results = shipped_model.predict(video, detector=gt_boxes(clip.persons), batch_size=4)
+    results = PosePredictor(shipped_model, gt_boxes(clip.persons), batch_size=4).predict(video)
     assert [r.frame_index for r in results] == list(range(8))
     errors_px, errors_rel = [], []
     for r, persons in zip(results, clip.persons):
@@ -95,7 +96,7 @@ def test_track_ids_follow_people_who_cross(tmp_path):
     video = write_video(tmp_path / "cross.mp4", clip.frames, fps=clip.fps)
 
     # GT boxes go in without their ids; the ids come out of the predictor's tracker.
-    results = model.predict(video, detector=gt_boxes(clip.persons), batch_size=4)
+    results = PosePredictor(model, gt_boxes(clip.persons), batch_size=4).predict(video)
     pred_to_gt: dict[int, set[int]] = {}
     for r, persons in zip(results, clip.persons):
         gt = _clipped_gt_boxes(persons, clip.width, clip.height)

@@ -158,7 +158,8 @@ def test_predict_with_real_model_weights(tmp_path, frames_folder):
     data = json.loads((out / "two.json").read_text())
     assert data["num_frames"] == 2 and all(len(f["instances"]) == 2 for f in data["frames"])
     # the CLI's numbers are the Python API's numbers
-    from pstpose.inference.predictor import predict
+    from pstpose.inference.predictor import PosePredictor
 
-    results = predict(models.PSTPose.from_pretrained(tmp_path / "w"), single, detector=f"boxes:{box_file}")
+    model = models.PSTPose.from_pretrained(tmp_path / "w")
+    results = PosePredictor(model, f"boxes:{box_file}").predict(single)
     np.testing.assert_allclose(data["frames"][1]["instances"][0]["keypoints"], results[1].keypoints[0], atol=0.01)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pstpose.inference.detectors import GivenBoxes
-from pstpose.inference.predictor import PosePredictor, estimate_poses, predict
+from pstpose.inference.predictor import PosePredictor, estimate_poses
 from pstpose.inference.sources import FrameSource, SourceFrame, open_source
 
 NUM_FRAMES = 6
@@ -152,10 +152,10 @@ def test_score_by_box(scene, synth):
 def test_predict_function_streams_and_lists(scene, synth):
     folder, _, _, boxes = scene
     oracle = synth.ColourOracle()
-    gen = predict(oracle, str(folder), stream=True, detector=boxes)
+    gen = PosePredictor(oracle, boxes).predict(str(folder), stream=True)
     first = next(gen)
     assert first.frame_index == 0 and oracle.calls == 1  # lazily computed
-    results = predict(oracle, folder, detector=boxes, batch_size=2)
+    results = PosePredictor(oracle, boxes, batch_size=2).predict(folder)
     assert isinstance(results, list) and len(results) == NUM_FRAMES
 
 

@@ -24,13 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pstpose.commands.predict import check_device, load_model, prepare_output_dir
+    from pstpose.commands.predict import check_device, load_model
+    from pstpose.io import ensure_writable_dir
     from pstpose.inference.demo import run_demo, summary_lines, validate
 
     validate(args.frames, args.height, args.width, args.detector)
     check_device(args.device)
     out = Path(args.out)
-    prepare_output_dir(out)
+    ensure_writable_dir(out)
     model = load_model(args.weights, args.device)  # before rendering: a missing checkpoint fails fast
     report = run_demo(
         model, out, frames=args.frames, seed=args.seed, height=args.height, width=args.width,

@@ -8,14 +8,16 @@ and ``pstpose.inference.video``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pstpose.io import ensure_writable_dir
 
-FORMATS = ("native", "posetrack18", "coco")
+from pstpose.inference.outputs import JSON_FORMATS
+
+if TYPE_CHECKING:
+    from pstpose.inference.outputs import OutputSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="pstpose_predictions", help="output folder (created)")
     parser.add_argument("--save-video", action="store_true", help="write <name>.overlay.mp4")
     parser.add_argument("--save-json", action="store_true", help="write predictions (default when nothing is asked)")
-    parser.add_argument("--format", choices=FORMATS, default="native", help="prediction file format")
+    parser.add_argument("--format", choices=JSON_FORMATS, default="native", help="prediction file format")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
     parser.add_argument("--batch-size", type=int, default=4, help="keyframes per model call (all their persons)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crops")
@@ -74,25 +76,6 @@ def check_device(device: str) -> None:
         raise ValueError(f"--device {device}: use cpu, cuda, cuda:N or mps")
 
 
-def prepare_output_dir(out: Path) -> None:
-    """Create ``out`` and prove it is writable, before any work is done."""
-    ensure_writable_dir(out)
-
-
-def output_paths(out: Path, name: str, args: argparse.Namespace) -> dict[str, Path]:
-    paths = {}
-    if args.save_json:
-        if args.format == "native":
-            paths["json"] = out / f"{name}.json"
-        elif args.format == "coco":
-            paths["json"] = out / f"{name}.coco.json"
-        else:
-            paths["json"] = out / "posetrack18" / f"{name}.json"
-    if args.save_video:
-        paths["video"] = out / f"{name}.overlay.mp4"
-    return paths
-
-
 def _validate(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -104,24 +87,26 @@ def _validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--kpt-thr must be in [0, 1], got {args.kpt_thr}")
 
 
+def output_spec(args: argparse.Namespace) -> OutputSpec:
+    """The files asked for: JSON in ``--format`` when ``--save-json`` is given or nothing else is."""
+    from pstpose.inference.outputs import OutputSpec
+
+    save_json = args.save_json or not args.save_video
+    return OutputSpec(Path(args.out), formats=(args.format,) if save_json else (), save_video=args.save_video,
+                      kpt_thr=args.kpt_thr)
+
+
 def run(args: argparse.Namespace) -> int:
     from pstpose.inference.detectors import BoxFileDetector, make_detector
     from pstpose.inference.predictor import PosePredictor, model_frames_per_side
     from pstpose.inference.sources import open_source
-    from pstpose.inference.video import VideoWriter
-    from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
 
     _validate(args)
-    if not args.save_json and not args.save_video:
-        args.save_json = True
+    spec = output_spec(args)
     source = open_source(args.source, fps=args.fps)
-    out = Path(args.out)
-    paths = output_paths(out, source.name, args)
-    for path in paths.values():
-        if Path(args.source).exists() and path.resolve() == Path(args.source).resolve():
-            raise ValueError(f"{path}: output would overwrite the source; choose another --out")
     check_device(args.device)
-    prepare_output_dir(out)
+    for folder in sorted({p.parent for p in spec.paths(source.name).values()}):
+        ensure_writable_dir(folder)  # before the model and the detector load
     detector = make_detector(args.detector, device=args.device, score_threshold=args.det_thr)
     model = load_model(args.weights, args.device)
     native_xi = model_frames_per_side(model)
@@ -133,48 +118,12 @@ def run(args: argparse.Namespace) -> int:
     predictor = PosePredictor(
         model, detector, device=args.device, batch_size=args.batch_size, flip=args.flip,
         detect_every=args.detect_every, frames_per_side=args.frames_per_side, score_by_box=args.score_by_box,
-        keep_images=args.save_video,
+        keep_images=False,
     )
-    writers = []
-    with contextlib.ExitStack() as stack:
-        if "json" in paths:
-            if args.format == "native":
-                writer = NativeJsonWriter(paths["json"], source=args.source, fps=source.fps,
-                                          width=source.width, height=source.height)
-            elif args.format == "coco":
-                writer = CocoKeypointWriter(paths["json"], kpt_thr=args.kpt_thr)
-            else:
-                writer = PoseTrack18Writer(paths["json"], source.name)
-            writers.append(stack.enter_context(writer))
-        video = stack.enter_context(VideoWriter(paths["video"], source.fps)) if "video" in paths else None
-        start = time.perf_counter()
-        _consume(predictor, source, writers, video, args)
-        elapsed = time.perf_counter() - start
-    times = predictor.times
-    if isinstance(detector, BoxFileDetector) and detector.frames_matched == 0 and times.frames:
+    run = predictor.predict_to_files(source, spec, progress=not args.no_progress)
+    if isinstance(detector, BoxFileDetector) and detector.frames_matched == 0 and run.times.frames:
         print(f"warning: {args.detector}: no frame of {args.source} matched an entry of the box file", file=sys.stderr)
-    print(f"{times.frames} frames, {times.persons} persons in {elapsed:.1f} s "
-          f"({times.frames / max(elapsed, 1e-9):.1f} frames/s, {times.persons / max(elapsed, 1e-9):.1f} persons/s)")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+    print(run.summary())
+    for kind, path in run.paths.items():
+        print(f"{'json' if kind != 'video' else kind}: {path}")
     return 0
-
-
-def _consume(predictor, source, writers, video, args) -> None:
-    from tqdm import tqdm
-
-    bar = tqdm(total=source.num_frames, unit="frame", disable=args.no_progress, file=sys.stderr,
-               desc=source.name, dynamic_ncols=True)
-    start = time.perf_counter()
-    try:
-        for result in predictor.stream(source):
-            with predictor.times.time("write"):
-                for writer in writers:
-                    writer.write(result)
-                if video is not None:
-                    video.write(result.plot(kpt_thr=args.kpt_thr))
-            bar.update(1)
-            elapsed = max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(persons_s=f"{predictor.times.persons / elapsed:.1f}", refresh=False)
-    finally:
-        bar.close()

@@ -19,11 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
+from pstpose.inference.outputs import OutputSpec
+
 SEQUENCE_NAME = "000001_mpii_test"  # a PoseTrack-style name: 6-digit video id → PoseTrack image ids
 VIDEO_NUMBER = 1
 LABEL_EVERY = 1  # a short clip: every frame is scored (PoseTrack val labels every 4th)
 DETECTORS = ("gt", "hog")
 SYNTH_PRESET = "standard"  # the preset the default weights were trained on
+
+
+def demo_outputs(out: Path, kpt_thr: float = 0.3) -> OutputSpec:
+    """The demo's prediction files: native JSON, the PoseTrack18 sequence file, the overlay."""
+    return OutputSpec(Path(out), formats=("native", "posetrack18"), save_video=True, kpt_thr=kpt_thr)
 
 
 @dataclass
@@ -35,14 +42,12 @@ class DemoFiles:
     gt_dir: Path  # PoseTrack18 ground truth file(s)
 
     @classmethod
-    def inside(cls, out: Path) -> DemoFiles:
-        return cls(
-            video=out / "demo.mp4",
-            overlay=out / "demo.overlay.mp4",
-            json=out / "demo.json",
-            pred_dir=out / "posetrack18" / "pred",
-            gt_dir=out / "posetrack18" / "gt",
-        )
+    def inside(cls, out: Path, kpt_thr: float = 0.3) -> DemoFiles:
+        out = Path(out)
+        video = out / "demo.mp4"
+        paths = demo_outputs(out, kpt_thr).paths(video.stem, SEQUENCE_NAME)
+        return cls(video=video, overlay=paths["video"], json=paths["native"],
+                   pred_dir=paths["posetrack18"].parent, gt_dir=out / "gt")
 
 
 @dataclass
@@ -102,13 +107,10 @@ def run_demo(
     from pstpose.data.synthetic.writer import sequence_json, write_json_file
     from pstpose.inference.detectors import GivenBoxes, make_detector
     from pstpose.inference.predictor import PosePredictor
-    from pstpose.inference.sources import open_source
-    from pstpose.inference.video import VideoWriter
-    from pstpose.inference.writers import NativeJsonWriter, PoseTrack18Writer
     from pstpose.metrics import evaluate
 
     validate(frames, height, width, detector)
-    files = DemoFiles.inside(Path(out))
+    files = DemoFiles.inside(Path(out), kpt_thr)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
 
@@ -122,36 +124,16 @@ def run_demo(
 
     t0 = time.perf_counter()
     det = GivenBoxes(boxes) if detector == "gt" else make_detector(detector, device=str(device or "cpu"))
-    predictor = PosePredictor(model, det, device=device, batch_size=batch_size, keep_images=True)
-    source = open_source(files.video)
-    _predict_and_write(
-        predictor, source, kpt_thr, progress,
-        NativeJsonWriter(files.json, source=files.video.name, fps=source.fps, width=source.width, height=source.height),
-        PoseTrack18Writer(files.pred_dir / f"{SEQUENCE_NAME}.json", SEQUENCE_NAME),
-        VideoWriter(files.overlay, source.fps),
-    )
+    predictor = PosePredictor(model, det, device=device, batch_size=batch_size, keep_images=False)
+    run = predictor.predict_to_files(files.video, demo_outputs(Path(out), kpt_thr), sequence_name=SEQUENCE_NAME,
+                                     progress=progress)
     seconds["predict"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     evaluation = evaluate(files.gt_dir, files.pred_dir)
     seconds["evaluate"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - start
-    return DemoReport(files, predictor.times.frames, predictor.times.persons, seconds, evaluation, detector)
-
-
-def _predict_and_write(predictor, source, kpt_thr: float, progress: bool, json_writer, pt18_writer, video_writer) -> None:
-    import sys
-
-    from tqdm import tqdm
-
-    with json_writer, pt18_writer, video_writer, tqdm(
-        total=source.num_frames, unit="frame", desc="predict", disable=not progress, file=sys.stderr, dynamic_ncols=True
-    ) as bar:
-        for result in predictor.stream(source):
-            json_writer.write(result)
-            pt18_writer.write(result)
-            video_writer.write(result.plot(kpt_thr=kpt_thr))
-            bar.update(1)
+    return DemoReport(files, run.times.frames, run.times.persons, seconds, evaluation, detector)
 
 
 def summary_lines(report: DemoReport) -> list[str]:

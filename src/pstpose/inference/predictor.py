@@ -10,14 +10,17 @@ its boxes from the previous frame's keypoints, so the group is flushed before su
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from pstpose.inference.crops import crop_clips, crop_matrices, sanitize_boxes
 from pstpose.inference.decode import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
 from pstpose.inference.detectors import Detector, GivenBoxes, boxes_from_keypoints, make_detector
+from pstpose.inference.outputs import OutputSpec
 from pstpose.inference.results import PoseResult
 from pstpose.inference.sources import Clip, FrameSource, SourceFrame, iter_clips, open_source
 from pstpose.inference.timing import StageTimes
@@ -130,6 +133,20 @@ def estimate_poses(
 
 
 @dataclass
+class PredictionRun:
+    """What ``PosePredictor.predict_to_files`` wrote and how long it took."""
+
+    paths: dict[str, Path]  # output kind ("native", "coco", "posetrack18", "video") -> file
+    times: StageTimes
+    seconds: float
+
+    def summary(self) -> str:
+        rate = self.times.frames / max(self.seconds, 1e-9)
+        return (f"{self.times.frames} frames, {self.times.persons} persons in {self.seconds:.1f} s "
+                f"({rate:.1f} frames/s, {self.times.persons / max(self.seconds, 1e-9):.1f} persons/s)")
+
+
+@dataclass
 class _Pending:
     key: SourceFrame
     boxes: np.ndarray  # (N, 4) sanitised
@@ -222,8 +239,72 @@ class PosePredictor:
                 pending = []
         yield from self._flush(pending)
 
-    def __call__(self, source, fps: float | None = None) -> list[PoseResult]:
+    def __call__(self, source: FrameSource | str | Path, fps: float | None = None) -> list[PoseResult]:
         return list(self.stream(source, fps=fps))
+
+    def predict(
+        self, source: FrameSource | str | Path, *, stream: bool = False, fps: float | None = None
+    ) -> Iterator[PoseResult] | list[PoseResult]:
+        """One ``PoseResult`` per frame: a generator with ``stream=True`` (flat memory), else a list.
+
+        Example::
+
+            predictor = PosePredictor(detector="hog")        # the packaged default weights
+            for result in predictor.predict("walk.mp4", stream=True):
+                print(result.frame_index, result.keypoints.shape)
+        """
+        results = self.stream(source, fps=fps)
+        return results if stream else list(results)
+
+    def predict_to_files(
+        self,
+        source: FrameSource | str | Path,
+        spec: OutputSpec,
+        *,
+        sequence_name: str | None = None,
+        fps: float | None = None,
+        progress: bool = False,
+    ) -> PredictionRun:
+        """Run over ``source`` and write the files ``spec`` asks for; returns what was written.
+
+        Every output path is checked (writable, not the source itself) before the first frame is
+        decoded, and every file lands atomically when the run ends without error.
+        """
+        import contextlib
+        import sys
+
+        from tqdm import tqdm
+
+        from pstpose.inference.outputs import VIDEO, open_writers
+        from pstpose.io import ensure_writable_dir
+
+        src = source if isinstance(source, FrameSource) else open_source(source, fps=fps)
+        paths = spec.paths(src.name, sequence_name)
+        source_path = Path(str(source)) if not isinstance(source, FrameSource) else None
+        for path in paths.values():
+            if source_path is not None and source_path.exists() and path.resolve() == source_path.resolve():
+                raise ValueError(f"{path}: this output would overwrite the source; choose another output folder")
+        for folder in sorted({p.parent for p in paths.values()}):
+            ensure_writable_dir(folder)
+        keep = self.keep_images
+        self.keep_images = keep or VIDEO in paths
+        start = time.perf_counter()
+        try:
+            with contextlib.ExitStack() as stack:
+                writers = open_writers(
+                    stack, paths, spec, source_label=str(source_path or src.name), fps=src.fps,
+                    width=src.width, height=src.height, sequence_name=sequence_name or src.name,
+                )
+                bar = stack.enter_context(tqdm(total=src.num_frames, unit="frame", disable=not progress,
+                                               file=sys.stderr, desc=src.name, dynamic_ncols=True))
+                for result in self.stream(src):
+                    with self.times.time("write"):
+                        for writer in writers:
+                            writer.write(result)
+                    bar.update(1)
+        finally:
+            self.keep_images = keep
+        return PredictionRun(paths, self.times, time.perf_counter() - start)
 
     def _timed_frames(self, frames) -> Iterator[SourceFrame]:
         it = iter(frames)
@@ -297,14 +378,3 @@ class PosePredictor:
             self.times.persons += n
         return results
 
-
-def predict(model, source, *, stream: bool = False, detector: Detector | str | dict = "hog", **kwargs):
-    """``model.predict(source, stream=True)``: a generator of ``PoseResult`` (a list otherwise).
-
-    Keyword arguments go to ``PosePredictor`` (device, batch_size, flip, detect_every, ...);
-    ``fps`` sets the rate of image sources.
-    """
-    fps = kwargs.pop("fps", None)
-    predictor = PosePredictor(model, detector, **kwargs)
-    results = predictor.stream(source, fps=fps)
-    return results if stream else list(results)

@@ -170,19 +170,6 @@ class PSTPose(nn.Module):
 
         return load_vitpose_weights(self, path, include_head=include_head, strict=strict)
 
-    # --- video inference ----------------------------------------------------------------------
-
-    def predict(self, source: Any, *, stream: bool = False, **kwargs: Any) -> Any:
-        """Poses in a video, frame folder, glob or image: one ``PoseResult`` per frame.
-
-        ``stream=True`` gives a generator (flat memory); otherwise a list. Keyword arguments
-        (``detector``, ``device``, ``batch_size``, ``flip``, ...) go to
-        ``pstpose.inference.predictor.predict``, which this delegates to.
-        """
-        from pstpose.inference.predictor import predict
-
-        return predict(self, source, stream=stream, **kwargs)
-
 
 def build_model(preset: str | ModelConfig = "vitpose-b", **overrides: Any) -> PSTPose:
     """A PSTPose from a preset name or a ModelConfig; ``overrides`` are ModelConfig fields and

@@ -1,0 +1,108 @@
+"""What a prediction run writes: where each file goes, and the writers that fill them.
+
+One factory for the ``predict`` command, the demo and the Python API
+(``PosePredictor.predict_to_files``): ``OutputSpec.paths`` names the files for a source and
+``open_writers`` opens one writer per file. Every writer takes ``PoseResult``s one at a time and
+writes atomically, so an interrupted run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pstpose.inference.results import PoseResult
+
+JSON_FORMATS = ("native", "posetrack18", "coco")
+VIDEO = "video"
+
+
+class ResultWriter(Protocol):
+    def write(self, result: PoseResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Which files a run writes into ``out``.
+
+    formats: JSON prediction formats, any of ``JSON_FORMATS`` (native per-video poses, PoseTrack18
+        sequence file, COCO keypoint results).
+    save_video: also write the overlay video (skeletons drawn on every frame).
+    kpt_thr: joints under this score are hidden in the overlay and in COCO results.
+    """
+
+    out: Path
+    formats: tuple[str, ...] = ("native",)
+    save_video: bool = False
+    kpt_thr: float = 0.3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+        object.__setattr__(self, "formats", tuple(self.formats))
+        unknown = [f for f in self.formats if f not in JSON_FORMATS]
+        if unknown:
+            raise ValueError(f"unknown prediction format(s) {unknown}: use {', '.join(JSON_FORMATS)}")
+        if len(set(self.formats)) != len(self.formats):
+            raise ValueError(f"prediction formats listed twice: {list(self.formats)}")
+        if not self.formats and not self.save_video:
+            raise ValueError("nothing to write: ask for at least one prediction format or the overlay video")
+        if not (isinstance(self.kpt_thr, (int, float)) and math.isfinite(self.kpt_thr) and 0 <= self.kpt_thr <= 1):
+            raise ValueError(f"keypoint score threshold must be a number in [0, 1], got {self.kpt_thr!r}")
+
+    def paths(self, name: str, sequence_name: str | None = None) -> dict[str, Path]:
+        """File of each output for a source called ``name``. The PoseTrack18 file is named after
+        the sequence (``sequence_name``, default ``name``), as the evaluator pairs files by name."""
+        where = {
+            "native": self.out / f"{name}.json",
+            "coco": self.out / f"{name}.coco.json",
+            "posetrack18": self.out / "posetrack18" / f"{sequence_name or name}.json",
+        }
+        paths = {fmt: where[fmt] for fmt in self.formats}
+        if self.save_video:
+            paths[VIDEO] = self.out / f"{name}.overlay.mp4"
+        return paths
+
+
+class _OverlayVideo:
+    """The overlay video as a result writer: each result drawn on its own frame."""
+
+    def __init__(self, video, kpt_thr: float):
+        self.video = video
+        self.kpt_thr = kpt_thr
+
+    def write(self, result: PoseResult) -> None:
+        self.video.write(result.plot(kpt_thr=self.kpt_thr))
+
+
+def open_writers(
+    stack: contextlib.ExitStack,
+    paths: dict[str, Path],
+    spec: OutputSpec,
+    *,
+    source_label: str,
+    fps: float,
+    width: int,
+    height: int,
+    sequence_name: str,
+) -> list[ResultWriter]:
+    """One entered writer per path of ``spec.paths``; they close (and land atomically) with ``stack``."""
+    from pstpose.inference.video import VideoWriter
+    from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
+
+    writers: list[ResultWriter] = []
+    for kind, path in paths.items():
+        if kind == "native":
+            writer = NativeJsonWriter(path, source=source_label, fps=fps, width=width, height=height)
+        elif kind == "coco":
+            writer = CocoKeypointWriter(path, kpt_thr=spec.kpt_thr)
+        elif kind == "posetrack18":
+            writer = PoseTrack18Writer(path, sequence_name)
+        else:
+            writer = _OverlayVideo(stack.enter_context(VideoWriter(path, fps)), spec.kpt_thr)
+            writers.append(writer)
+            continue
+        writers.append(stack.enter_context(writer))
+    return writers
