@@ -47,9 +47,6 @@ def run(args: argparse.Namespace) -> int:
     for name, bb in BACKBONE_PRESETS.items():
         line = f"  {name:<10} dim {bb.embed_dim:>4}  depth {bb.depth:>2}  heads {bb.num_heads:>2}"
         if not args.no_params:
-            try:
-                line += f"  params {preset_parameter_count(name) / 1e6:8.2f} M"
-            except ImportError:
-                line += "  params (model not available)"
+            line += f"  params {preset_parameter_count(name) / 1e6:8.2f} M"
         print(line)
     return 0

@@ -51,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
         val_fn = _validation_hook(cfg)
         trainer = build.build_from_experiment(cfg, resume=args.resume, val_fn=val_fn)
         trainer.fit(resume=args.resume, overwrite=args.overwrite)
-    except ImportError as exc:
-        raise CLIError(str(exc)) from None
     finally:
         teardown_distributed()
     return 0
