@@ -46,7 +46,20 @@ _EXPORTS = {
     "export_onnx": "pstpose.export.onnx",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "EvalResult",
+    "ExperimentConfig",
+    "ModelConfig",
+    "OutputSpec",
+    "PSTPose",
+    "PosePredictor",
+    "PoseResult",
+    "__version__",
+    "build_model",
+    "evaluate",
+    "export_onnx",
+    "load_experiment",
+]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name loads on first use
     from pstpose.config import ExperimentConfig, ModelConfig, load_experiment

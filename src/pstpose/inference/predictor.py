@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from pstpose.inference.crops import crop_clips, crop_matrices, sanitize_boxes
@@ -26,6 +28,9 @@ from pstpose.inference.sources import Clip, FrameSource, SourceFrame, iter_clips
 from pstpose.inference.timing import StageTimes
 from pstpose.inference.tracker import Tracker
 from pstpose.preprocess import INPUT_SIZE, normalize_rgb
+
+if TYPE_CHECKING:
+    import torch
 
 
 def model_device(model):
@@ -167,10 +172,10 @@ class PosePredictor:
 
     def __init__(
         self,
-        model,
+        model: torch.nn.Module,
         detector: Detector | str | dict = "hog",
         *,
-        device=None,
+        device: str | torch.device | None = None,
         batch_size: int = 1,
         flip: bool = False,
         detect_every: int = 1,
