@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pstpose.codec import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
 from pstpose.inference.crops import crop_clips, crop_matrices, normalize_crops, sanitize_boxes
-from pstpose.inference.decode import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
 from pstpose.inference.detectors import Detector, GivenBoxes, boxes_from_keypoints, make_detector
 from pstpose.inference.results import PoseResult
 from pstpose.inference.sources import Clip, FrameSource, SourceFrame, iter_clips, open_source
