@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from pstpose import preprocess
+from pstpose.codec import heatmap_points_to_image, make_targets
 from pstpose.config import DataConfig
-from pstpose.data.targets import make_targets
 from pstpose.data.transforms import (
-    LOWER_BODY, NO_AUGMENTATION, UPPER_BODY, Augmentation, draw_augmentation, heatmap_points_to_image,
-    keypoints_to_crop, sample_crop, sample_matrix, sample_rng,
+    LOWER_BODY, NO_AUGMENTATION, UPPER_BODY, Augmentation, draw_augmentation, keypoints_to_crop, sample_crop,
+    sample_matrix, sample_rng,
 )
 from pstpose.keypoints import JOINT_INDEX, flip_permutation
 from tests.data.clip_builders import make_person

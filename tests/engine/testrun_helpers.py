@@ -11,10 +11,9 @@ import yaml
 from torch import nn
 
 from pstpose import preprocess
+from pstpose.codec import flip_back, gaussian_heatmaps
 from pstpose.config import DataConfig, experiment_from_dict
-from pstpose.data.targets import gaussian_heatmaps
 from pstpose.data.transforms import NO_AUGMENTATION
-from pstpose.inference.decode import flip_back
 
 INPUT_SIZE = (64, 48)
 HEATMAP_SIZE = (16, 12)

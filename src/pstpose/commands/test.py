@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pstpose.inference.decode import DECODE_METHODS
+from pstpose.codec import DECODE_METHODS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

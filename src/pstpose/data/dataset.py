@@ -17,14 +17,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pstpose import preprocess
+from pstpose.codec import heatmap_points_to_image, make_targets
 from pstpose.config import DataConfig
 from pstpose.data.clips import ClipSample, check_frame_files, detection_samples, ground_truth_samples
 from pstpose.data.frames import FrameCache
 from pstpose.data.records import Person, Sequence
-from pstpose.data.targets import make_targets
 from pstpose.data.transforms import (
-    NO_AUGMENTATION, Augmentation, draw_augmentation, heatmap_points_to_image, keypoints_to_crop, sample_crop,
-    sample_matrix, sample_rng,
+    NO_AUGMENTATION, Augmentation, draw_augmentation, keypoints_to_crop, sample_crop, sample_matrix, sample_rng,
 )
 from pstpose.keypoints import NUM_JOINTS
 

@@ -110,8 +110,3 @@ def keypoints_to_crop(
         perm = flip_permutation()
         xy, vis, present = xy[perm], vis[perm], present[perm]
     return xy, vis, present
-
-
-def heatmap_points_to_image(points_hm: np.ndarray, matrix: np.ndarray, stride: int = preprocess.HEATMAP_STRIDE) -> np.ndarray:
-    """Heatmap coordinates (..., 2) of a crop back into image coordinates (for predictions)."""
-    return preprocess.apply_affine(preprocess.heatmap_to_crop(points_hm, stride), preprocess.invert_affine(matrix))

@@ -25,11 +25,11 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
+from pstpose.codec import DECODE_METHODS, decode_heatmaps, heatmap_stride
 from pstpose.config import ConfigError, DataConfig, to_dict
 from pstpose.data.clips import ClipSample
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.engine.build import annotation_dir
-from pstpose.inference.decode import DECODE_METHODS, decode_heatmaps, heatmap_stride
 from pstpose.inference.predictor import model_device, run_model
 from pstpose.metrics.report import SUMMARY_COLUMNS, EvalResult
 

@@ -14,13 +14,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pstpose.codec import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
 from pstpose.inference.crops import crop_clips, crop_matrices, sanitize_boxes
-from pstpose.inference.decode import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
 from pstpose.inference.detectors import Detector, GivenBoxes, boxes_from_keypoints, make_detector
 from pstpose.inference.outputs import OutputSpec
 from pstpose.inference.results import PoseResult

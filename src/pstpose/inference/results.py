@@ -55,7 +55,7 @@ class PoseResult:
 
     def plot(self, image: np.ndarray | None = None, kpt_thr: float = 0.3, boxes: bool = True) -> np.ndarray:
         """The frame (or ``image``) with skeletons, per-track boxes and ids drawn (BGR)."""
-        from pstpose.inference.visualize import draw_poses
+        from pstpose.visualize import draw_poses
 
         base = self.image if image is None else image
         if base is None:

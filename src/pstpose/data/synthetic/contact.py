@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pstpose.inference.visualize import contact_sheet, draw_poses
 from pstpose.data.synthetic.writer import write_file
 from pstpose.io import OutputError
+from pstpose.visualize import contact_sheet, draw_poses
 
 OCCLUDED_RING = (255, 255, 255)
 

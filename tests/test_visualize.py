@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pstpose.inference.visualize import clip_crops_sheet, draw_poses, track_color
+from pstpose.visualize import clip_crops_sheet, draw_poses, track_color
 
 
 def test_track_label_stays_inside_the_image_at_the_top():
