@@ -11,11 +11,11 @@ import torch
 
 from pstpose.config import ExperimentConfig, to_dict
 from pstpose.engine.build import build_model_from_experiment
-from pstpose.engine.checkpoint import save_checkpoint
-from pstpose.engine.model_loading import load_init_weights
+from pstpose.engine.init_weights import load_init_weights
+from pstpose.engine.training_state import save_training_state
+from pstpose.models.errors import CheckpointError
 from pstpose.models.pstpose import build_model
 from pstpose.models.vit import resize_pos_embed
-from pstpose.models.weights import CheckpointError
 
 SMALL = {"backbone": {"depth": 1, "embed_dim": 32, "num_heads": 2}, "head": {"deconv_channels": 16},
          "fcg": {"num_clusters": 16}}
@@ -69,7 +69,7 @@ def test_a_saved_model_and_a_trainer_checkpoint_start_an_identical_model(tmp_pat
     source.save_pretrained(tmp_path / "weights")
     cfg = ExperimentConfig()
     cfg.model = source.config
-    save_checkpoint(tmp_path / "best.pt", {"model": source.state_dict(), "config": to_dict(cfg), "epoch": 3})
+    save_training_state(tmp_path / "best.pt", {"model": source.state_dict(), "config": to_dict(cfg), "epoch": 3})
     clip = torch.randn(2, 3, 3, 64, 48, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         expected = source.eval()(clip)

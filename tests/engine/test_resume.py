@@ -8,10 +8,10 @@ import dataclasses
 import pytest
 import torch
 
-from pstpose.engine.checkpoint import load_checkpoint
 from pstpose.engine.loss import weighted_heatmap_mse
 from pstpose.engine.metrics_log import read_metrics
 from pstpose.engine.train import Trainer
+from pstpose.engine.training_state import load_training_state
 from tests.engine.standins import RandomClipDataset, TinyHeatmapNet
 
 
@@ -50,7 +50,7 @@ def test_resume_after_a_crash_is_bit_exact(small_recipe, tmp_path, workers):
     box.append(broken)
     with pytest.raises(Crash):
         broken.fit()  # dies inside epoch 2, after last.pt of epoch 1 was written
-    assert load_checkpoint(tmp_path / "broken" / "last.pt")["epoch"] == 1
+    assert load_training_state(tmp_path / "broken" / "last.pt")["epoch"] == 1
 
     resumed = make_trainer(broken_cfg)  # a new process would build the model afresh
     torch.manual_seed(999)  # and its generators would be anywhere: resume must restore them

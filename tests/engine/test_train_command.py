@@ -8,8 +8,8 @@ import yaml
 
 from pstpose.cli import main
 from pstpose.engine import build
-from pstpose.engine.checkpoint import load_checkpoint
 from pstpose.engine.train import Trainer
+from pstpose.engine.training_state import load_training_state
 from tests.engine.standins import RandomClipDataset, TinyHeatmapNet
 
 
@@ -37,14 +37,14 @@ def test_train_resume_and_refusal(stand_in_build, tmp_path, capsys):
     assert run_cli("--output", str(out), "--set", "train.epochs=1") == 0
     cfg, resume = stand_in_build[-1]
     assert cfg.train.output_dir == str(out) and cfg.train.epochs == 1 and not resume
-    assert load_checkpoint(out / "last.pt")["epoch"] == 1
+    assert load_training_state(out / "last.pt")["epoch"] == 1
 
     assert run_cli("--output", str(out), "--set", "train.epochs=1") == 2  # would overwrite
     assert "already holds a run" in capsys.readouterr().err
 
     assert run_cli("--output", str(out), "--set", "train.epochs=2", "--resume") == 0
     assert stand_in_build[-1][1] is True
-    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+    assert load_training_state(out / "last.pt")["epoch"] == 2
 
 
 def test_dry_run_prints_the_resolved_config(capsys):

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from pstpose.engine.checkpoint import load_checkpoint
 from pstpose.engine.train import RunExistsError, Trainer
+from pstpose.engine.training_state import load_training_state
 from tests.engine.standins import RandomClipDataset, TinyHeatmapNet
 
 
@@ -79,7 +79,7 @@ def test_best_checkpoint_and_metrics_log(small_recipe, tmp_path):
     trainer.fit()
     assert calls == [(1, False), (2, False), (3, False)]  # 1-based epochs, model in eval mode
     run = tmp_path / "run"
-    best, last = load_checkpoint(run / "best.pt"), load_checkpoint(run / "last.pt")
+    best, last = load_training_state(run / "best.pt"), load_training_state(run / "last.pt")
     assert best["epoch"] == 2 and best["best"] == {"metric": "mAP", "value": 0.9, "epoch": 2}
     assert last["epoch"] == 3 and last["global_step"] == 6
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

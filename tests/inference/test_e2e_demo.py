@@ -103,7 +103,7 @@ def test_demo_bad_arguments(tmp_path, capsys, argv, message, standin_weights):
 
 
 def test_predict_uses_the_default_weights_or_says_what_to_do(tmp_path, monkeypatch, capsys, standin_weights):
-    from pstpose.commands.predict import default_weights
+    from pstpose.weights import default_weights
 
     monkeypatch.setattr(pstpose.weights, "DEFAULT_WEIGHTS", standin_weights)
     assert default_weights() == standin_weights
@@ -111,4 +111,5 @@ def test_predict_uses_the_default_weights_or_says_what_to_do(tmp_path, monkeypat
     image = tmp_path / "one.png"
     cv2.imwrite(str(image), np.zeros((64, 48, 3), np.uint8))
     assert main(["predict", str(image), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
-    assert "no default weights shipped in this installation" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no default weights shipped in this installation" in err and err.rstrip().endswith("pass --weights")

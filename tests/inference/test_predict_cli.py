@@ -113,7 +113,10 @@ def test_user_errors(tmp_path, frames_folder, oracle, capsys, argv, message):
 def test_missing_weights_message(tmp_path, frames_folder, capsys):
     folder, _, _ = frames_folder
     assert main(["predict", str(folder), "--weights", str(tmp_path / "w.safetensors"), "--out", str(tmp_path / "o")]) == 2
-    assert "w.safetensors: weights file not found" in capsys.readouterr().err
+    assert "w.safetensors: weights not found" in capsys.readouterr().err
+    # an empty --weights (an unset shell variable) is an error, not the default model
+    assert main(["predict", str(folder), "--weights", "", "--out", str(tmp_path / "o")]) == 2
+    assert "the weights path is empty" in capsys.readouterr().err
 
 
 @pytest.mark.shared_data
@@ -140,7 +143,7 @@ def test_real_videos_with_hog(shared_data, tmp_path, monkeypatch, synth, name):
 
 
 def test_predict_with_real_model_weights(tmp_path, frames_folder):
-    """--weights loads through PSTPose.from_pretrained."""
+    """--weights loads through pstpose.models.load_model, as the Python API does."""
     from pstpose.models import pstpose as models
     import torch
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="pstpose_demo", help="output folder (created; default ./pstpose_demo)")
-    parser.add_argument("--weights", help="model checkpoint folder or .safetensors (default: the packaged tiny model)")
+    parser.add_argument("--weights", help="pretrained folder, its .safetensors, or a trainer .pt "
+                                          "(default: the packaged tiny model)")
     parser.add_argument("--frames", type=int, default=32, help="clip length in frames (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic clip")
     parser.add_argument("--height", type=int, default=288, help="frame height (even)")
@@ -24,15 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pstpose.commands.predict import check_device, load_model
-    from pstpose.io import ensure_writable_dir
+    from pstpose.cli import CLIError, check_device
     from pstpose.inference.demo import run_demo, summary_lines, validate
+    from pstpose.io import ensure_writable_dir
+    from pstpose.models.loading import load_model
+    from pstpose.weights import NoDefaultWeightsError
 
     validate(args.frames, args.height, args.width, args.detector)
     check_device(args.device)
     out = Path(args.out)
     ensure_writable_dir(out)
-    model = load_model(args.weights, args.device)  # before rendering: a missing checkpoint fails fast
+    try:  # before rendering: missing weights fail fast
+        model = load_model(args.weights, args.device)
+    except NoDefaultWeightsError as exc:
+        raise CLIError(f"{exc}; pass --weights") from None
     report = run_demo(
         model, out, frames=args.frames, seed=args.seed, height=args.height, width=args.width,
         detector=args.detector, device=args.device, progress=not args.no_progress,

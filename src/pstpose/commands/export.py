@@ -17,7 +17,7 @@ VERIFY_TOLERANCE = 1e-4
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--weights", help="checkpoint folder written by save_pretrained (or its model.safetensors)")
+    source.add_argument("--weights", help="pretrained folder (or its model.safetensors), or a trainer .pt")
     source.add_argument("--preset", help="build this preset with random weights instead (for trying export out)")
     parser.add_argument("--out", required=True, help="ONNX file to write, e.g. model.onnx")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default and minimum: 20)")
@@ -45,21 +45,20 @@ def probe_output(path: Path) -> None:
         raise OutputError(f"{path}: output cannot be written ({exc.strerror or exc})") from None
 
 
-def load_model(args: argparse.Namespace):
+def model_to_export(args: argparse.Namespace):
+    """The ``--weights`` model (through the shared ``load_model``), or a ``--preset`` with random
+    weights."""
+    if args.preset is None:
+        from pstpose.models.loading import load_model
+
+        return load_model(args.weights)
     import torch
 
-    if args.preset is not None:
-        from pstpose.export.onnx import randomize_small_parameters_
-        from pstpose.models.pstpose import build_model
+    from pstpose.export.onnx import randomize_small_parameters_
+    from pstpose.models.pstpose import build_model
 
-        torch.manual_seed(args.seed)
-        return randomize_small_parameters_(build_model(args.preset), seed=args.seed).eval()
-    from pstpose.models.pstpose import PSTPose
-
-    path = Path(args.weights)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: weights not found (give a folder written by save_pretrained)")
-    return PSTPose.from_pretrained(path).eval()
+    torch.manual_seed(args.seed)
+    return randomize_small_parameters_(build_model(args.preset), seed=args.seed).eval()
 
 
 def remove_outputs(path: Path) -> None:
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     require_export_packages()  # before loading anything: the install hint comes first
     out = Path(args.out)
     probe_output(out)
-    model = load_model(args)
+    model = model_to_export(args)
     from pstpose.export.onnx import export_onnx, verify_onnx
 
     export_onnx(model, out, opset=opset, dynamic_batch=args.dynamic_batch, batch_size=args.batch_size)

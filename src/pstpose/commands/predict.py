@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pstpose.io import ensure_writable_dir
-
+from pstpose.cli import CLIError, check_device
 from pstpose.inference.outputs import JSON_FORMATS
+from pstpose.io import ensure_writable_dir
+from pstpose.models.loading import load_model
+from pstpose.weights import NoDefaultWeightsError
 
 if TYPE_CHECKING:
     from pstpose.inference.outputs import OutputSpec
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="video file, folder of frames, glob pattern (quoted) or image")
-    parser.add_argument("--weights", help="model checkpoint folder or .safetensors (default: the packaged tiny model)")
+    parser.add_argument("--weights", help="pretrained folder, its .safetensors, or a trainer .pt "
+                                          "(default: the packaged tiny model)")
     parser.add_argument("--detector", default="hog", help="hog | boxes:FILE (COCO .json or MOT .txt) | torchvision[:MODEL]")
     parser.add_argument("--det-thr", type=float, default=None, help="detector / box-file score threshold")
     parser.add_argument("--detect-every", type=int, default=1, metavar="N",
@@ -40,40 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=None, help="frame rate of image sources (default 25)")
     parser.add_argument("--score-by-box", action="store_true", help="joint score = heatmap peak × box score")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def default_weights() -> Path:
-    """The packaged default checkpoint (``pstpose.weights.DEFAULT_WEIGHTS``); a clear
-    ``FileNotFoundError`` ("... pass --weights") when this installation ships none."""
-    from pstpose.weights import default_weights as packaged
-
-    return packaged()
-
-
-def load_model(weights: str | None, device: str):
-    """PSTPose.from_pretrained(weights or the default) on ``device``; user errors as
-    ValueError/FileNotFoundError."""
-    path = Path(weights) if weights else default_weights()
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: weights file not found")
-    try:
-        from pstpose.models.pstpose import PSTPose
-    except ImportError as exc:
-        raise ValueError(f"the PSTPose model is not available in this installation ({exc})") from None
-    return PSTPose.from_pretrained(path).to(device)
-
-
-def check_device(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available here (use --device cpu)")
-    if device == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError("--device mps: MPS is not available here (use --device cpu)")
-    if device != "cpu" and not device.startswith(("cuda", "mps")):
-        raise ValueError(f"--device {device}: use cpu, cuda, cuda:N or mps")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -108,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
     for folder in sorted({p.parent for p in spec.paths(source.name).values()}):
         ensure_writable_dir(folder)  # before the model and the detector load
     detector = make_detector(args.detector, device=args.device, score_threshold=args.det_thr)
-    model = load_model(args.weights, args.device)
+    try:
+        model = load_model(args.weights, args.device)
+    except NoDefaultWeightsError as exc:
+        raise CLIError(f"{exc}; pass --weights") from None
     native_xi = model_frames_per_side(model)
     if args.frames_per_side is not None and native_xi is not None and args.frames_per_side != native_xi:
         raise ValueError(

@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="experiment YAML file or shipped config name (its data: section "
                                        "says where the dataset is)")
     parser.add_argument("--weights", required=True,
-                        help="a save_pretrained folder (model.safetensors + config.json), its safetensors "
-                             "file, or a trainer checkpoint (last.pt / best.pt)")
+                        help="a pretrained folder (model.safetensors + config.json), its safetensors "
+                             "file, or a trainer state file (last.pt / best.pt)")
     parser.add_argument("--boxes", default=None, metavar="gt|FILE",
                         help="person boxes: 'gt' (ground truth) or a COCO-style detection JSON "
                              "(default: data.detection_file, or gt when that is empty)")
@@ -68,9 +68,9 @@ def _validate(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
     from pstpose.config import load_experiment
-    from pstpose.engine.model_loading import load_model_for_test
     from pstpose.engine.test import load_split, run_test
     from pstpose.io import OutputError
+    from pstpose.models.loading import load_model
 
     _validate(args)
     cfg = load_experiment(args.config, args.overrides)
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     split = args.split or cfg.data.val_split
     _, gt = load_split(cfg.data, split)  # before the (possibly slow) model load
     try:
-        model = load_model_for_test(args.weights, device)
+        model = load_model(args.weights, device)
         report = run_test(
             model, cfg.data, split=split, sequences=gt, boxes=boxes, box_score_threshold=args.box_threshold,
             flip=args.flip, decode=args.decode, score_by_box=args.score_by_box, mode=args.mode,

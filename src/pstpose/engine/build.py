@@ -22,10 +22,10 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from pstpose.config import ConfigError, DataConfig, ExperimentConfig, to_dict
-from pstpose.engine.checkpoint import seed_everything
 from pstpose.engine.distributed import DistContext, setup_distributed
 from pstpose.engine.precision import check_amp
 from pstpose.engine.train import Trainer, ValFn
+from pstpose.engine.training_state import seed_everything
 
 
 def _data_root(data: DataConfig) -> Path:
@@ -61,11 +61,8 @@ def check_data_matches_model(cfg: ExperimentConfig) -> None:
 
 
 def build_model_from_experiment(cfg: ExperimentConfig, load_init_weights: bool = True) -> nn.Module:
-    try:
-        from pstpose.models.pstpose import build_model
-    except ImportError as exc:
-        raise ImportError(f"the PSTPose model is not available in this installation ({exc})") from exc
-    from pstpose.engine.model_loading import load_init_weights as initialise
+    from pstpose.engine.init_weights import load_init_weights as initialise
+    from pstpose.models.pstpose import build_model
 
     model = build_model(cfg.model)
     if load_init_weights and cfg.train.init_weights:

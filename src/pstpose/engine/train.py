@@ -4,8 +4,8 @@ The model, the dataset and the validation hook are given to :class:`Trainer` (se
 ``pstpose.engine.build.build_from_experiment`` for the real wiring), so the loop can be tested
 with small stand-ins. Run-folder layout (``config.output_dir``):
 
-    last.pt         checkpoint after the latest finished epoch (always)
-    best.pt         copy of the checkpoint with the highest validation ``best_metric`` so far
+    last.pt         training state after the latest finished epoch (always; see training_state.py)
+    best.pt         copy of the training state with the highest validation ``best_metric`` so far
     epoch_NNN.pt    per-epoch copies, only with ``keep_epoch_checkpoints``
     metrics.jsonl   one JSON object per finished epoch (see metrics_log.py)
     config.yaml     the experiment configuration of the run
@@ -28,9 +28,9 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from pstpose.config import TrainConfig, check_train_config, to_dict
-from pstpose.engine.checkpoint import (
-    capture_rng_state, copy_checkpoint, load_checkpoint, restore_rng_state,
-    save_checkpoint, seed_everything,
+from pstpose.engine.training_state import (
+    capture_rng_state, copy_training_state, load_training_state, restore_rng_state,
+    save_training_state, seed_everything,
 )
 from pstpose.engine.distributed import (
     DistContext, all_reduce_sum, broadcast_object, gather_objects, setup_distributed,
@@ -142,8 +142,8 @@ class Trainer:
             self._metrics = MetricsLog(self.output_dir / "metrics.jsonl")
 
     def resume_from(self, path: str | Path) -> None:
-        """Restore weights, optimiser, scaler, counters and this rank's RNG states from a checkpoint."""
-        state = load_checkpoint(path)
+        """Restore weights, optimiser, scaler, counters and this rank's RNG states from a training state file."""
+        state = load_training_state(path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["scheduler"])
@@ -308,11 +308,11 @@ class Trainer:
         self.history.append(record)
         if not self.dist.is_main:
             return
-        last = save_checkpoint(self.output_dir / "last.pt", self.state_dict(rng_states))
+        last = save_training_state(self.output_dir / "last.pt", self.state_dict(rng_states))
         if self.config.keep_epoch_checkpoints:
-            copy_checkpoint(last, self.output_dir / f"epoch_{self.epoch:03d}.pt")
+            copy_training_state(last, self.output_dir / f"epoch_{self.epoch:03d}.pt")
         if improved:
-            copy_checkpoint(last, self.output_dir / "best.pt")
+            copy_training_state(last, self.output_dir / "best.pt")
         self._metrics.append(record)
         summary = f"epoch {self.epoch}/{self.config.epochs}  loss {record['train_loss']:.4g}  " \
                   f"lr {record['lr']:.3g}  {record['samples_per_s']:.1f} samples/s  {record['time_s']:.0f} s"

@@ -162,6 +162,9 @@ class _Pending:
 class PosePredictor:
     """Streams a source through detection, cropping, the model, decoding and tracking.
 
+    model: a PSTPose (or any module mapping clips to heatmaps), or weights for
+        ``pstpose.models.load_model`` (a folder, ``.safetensors`` or trainer ``.pt``; None = the
+        packaged default weights).
     detector: a ``Detector``, a spec string (``"hog"``, ``"boxes:FILE"``, ``"torchvision"``), or a
         mapping frame index → boxes (wrapped in ``GivenBoxes``).
     frames_per_side: ξ; defaults to ``model.config.frames_per_side``.
@@ -171,7 +174,7 @@ class PosePredictor:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: torch.nn.Module | str | Path | None = None,
         detector: Detector | str | dict = "hog",
         *,
         device: str | torch.device | None = None,
@@ -189,6 +192,10 @@ class PosePredictor:
     ):
         if batch_size < 1 or detect_every < 1 or max_clips_per_forward < 1:
             raise ValueError("batch_size, detect_every and max_clips_per_forward must be >= 1")
+        if model is None or isinstance(model, (str, Path)):
+            from pstpose.models.loading import load_model
+
+            model = load_model(model, device or "cpu")
         if device is not None:
             model = model.to(device)
         self.model = model.eval()

@@ -153,20 +153,24 @@ class PSTPose(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``model.safetensors`` + ``config.json`` into ``directory`` (each atomically)."""
-        from pstpose.models.weights import save_checkpoint
+        from pstpose.models.pretrained import save_pretrained
 
-        return save_checkpoint(self, directory)
+        return save_pretrained(self, directory)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, map_location: str | torch.device = "cpu") -> PSTPose:
-        """Load a folder written by ``save_pretrained`` (or its ``model.safetensors`` path)."""
-        from pstpose.models.weights import load_checkpoint
+        """Load a folder written by ``save_pretrained`` (or its ``model.safetensors`` path).
 
-        return load_checkpoint(path, map_location=map_location)
+        Only pretrained folders; ``pstpose.models.load_model`` also reads trainer state files
+        and knows the packaged default weights.
+        """
+        from pstpose.models.pretrained import load_pretrained
+
+        return load_pretrained(path, map_location=map_location)
 
     def load_vitpose_weights(self, path: str | Path, include_head: bool = True, strict: bool = False) -> Any:
         """Load ViTPose weights (mmpose ``.pth`` or transformers VitPose) into backbone and head."""
-        from pstpose.models.weights import load_vitpose_weights
+        from pstpose.models.vitpose_weights import load_vitpose_weights
 
         return load_vitpose_weights(self, path, include_head=include_head, strict=strict)
 

@@ -2,20 +2,24 @@
 
 ``DEFAULT_WEIGHTS`` is the one place that names the default checkpoint: the ``tiny`` model
 trained on the synthetic dataset (``model.safetensors`` + ``config.json``, installed with the
-package through pyproject's package-data ``weights/**/*``). ``pstpose predict`` and
-``pstpose demo`` use it when no ``--weights`` is given.
+package through pyproject's package-data ``weights/**/*``). ``pstpose.models.load_model(None)``
+loads it, and through it ``pstpose predict`` and ``pstpose demo`` when no ``--weights`` is given.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pstpose.models.errors import CheckpointNotFoundError
+
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "tiny_synthetic"
 """Folder of the default checkpoint (may be absent in an installation built without it)."""
 
 
-class NoDefaultWeightsError(FileNotFoundError):
-    """No checkpoint ships with this installation; the user must pass ``--weights``."""
+class NoDefaultWeightsError(CheckpointNotFoundError):
+    """No checkpoint ships with this installation; the caller must name weights. A
+    CheckpointNotFoundError, so that callers of ``load_model`` catch one type. The message names
+    no command-line flag (Python callers read it too); the commands add their ``--weights`` hint."""
 
 
 def default_weights(folder: Path | None = None) -> Path:
@@ -27,6 +31,6 @@ def default_weights(folder: Path | None = None) -> Path:
     if not (folder / "model.safetensors").is_file() or not (folder / "config.json").is_file():
         raise NoDefaultWeightsError(
             f"no default weights shipped in this installation ({folder} has no model.safetensors + "
-            "config.json); pass --weights"
+            "config.json)"
         )
     return folder

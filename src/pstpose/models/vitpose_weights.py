@@ -1,9 +1,12 @@
-"""Weights in and out: PSTPose checkpoints (safetensors + JSON) and ViTPose checkpoints.
+"""Foreign ViTPose weights: read them, map their names to this package's, load them into a model.
 
 ViTPose weights come as mmpose ``.pth`` files (``state_dict`` with ``backbone.*`` and
 ``keypoint_head.*``) or as transformers VitPose checkpoints (a ``save_pretrained`` folder or its
-``.safetensors``). ``remap_vitpose_keys`` turns either layout into this package's names.
-Nothing is ever unpickled beyond tensors: ``.pth`` files load with ``weights_only=True``.
+``.safetensors``). ``detect_layout`` tells the layouts apart from the key names and
+``remap_vitpose_keys`` maps each to this package's names; a new layout belongs here, beside
+them, so that every foreign format is read in one place. Nothing is ever unpickled beyond
+tensors: ``.pth`` files load with ``weights_only=True``. (This package's own format is
+``pstpose.models.pretrained``.)
 """
 
 from __future__ import annotations
@@ -16,139 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pstpose.config import ConfigError, model_config_from_dict, to_dict
-from pstpose.io import atomic_path, write_json
-
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
-CHECKPOINT_FORMAT = "pstpose-checkpoint"
-CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used; the message names the file and the problem."""
-
-
-class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
-    """A checkpoint file or folder does not exist."""
-
-
-# --- PSTPose checkpoints ---------------------------------------------------------------------
-
-
-def save_checkpoint(model: nn.Module, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` into ``directory``; returns the folder."""
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt"})
-    write_json(
-        directory / CONFIG_NAME,
-        {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": to_dict(model.config)},
-        indent=2,
-    )
-    return directory
-
-
-def _checkpoint_paths(path: Path) -> tuple[Path, Path] | None:
-    """Where the weights and the config of a checkpoint folder or safetensors file would be."""
-    if path.is_dir():
-        return path / WEIGHTS_NAME, path / CONFIG_NAME
-    if path.suffix == ".safetensors":
-        return path, path.parent / CONFIG_NAME
-    return None
-
-
-def is_pstpose_checkpoint(path: str | Path) -> bool:
-    """Whether ``path`` is a folder or safetensors file whose config carries this package's tag
-    (a transformers ViTPose folder has the same file names, but not the tag)."""
-    paths = _checkpoint_paths(Path(path))
-    if paths is None:
-        return False
-    try:
-        return json.loads(paths[1].read_text()).get("format") == CHECKPOINT_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _checkpoint_files(path: Path) -> tuple[Path, Path]:
-    paths = _checkpoint_paths(path)
-    if paths is None:
-        if not path.exists():
-            raise CheckpointNotFoundError(f"{path}: no such checkpoint folder or file")
-        raise CheckpointError(f"{path}: expected a checkpoint folder or a .safetensors file")
-    weights, config = paths
-    for f in (weights, config):
-        if not f.is_file():
-            raise CheckpointNotFoundError(f"{f}: missing (a PSTPose checkpoint is {WEIGHTS_NAME} + {CONFIG_NAME})")
-    return weights, config
-
-
-def read_checkpoint_config(config_path: Path):
-    """The ModelConfig stored in a checkpoint's config.json (errors name the file)."""
-    try:
-        data = json.loads(config_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path}: not a readable JSON file ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT or not isinstance(data.get("model"), dict):
-        raise CheckpointError(f"{config_path}: not a PSTPose checkpoint config (expected format {CHECKPOINT_FORMAT!r})")
-    if data.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{config_path}: unsupported checkpoint version {data.get('version')!r}")
-    try:
-        return model_config_from_dict(data["model"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{config_path}: {exc}") from None
-
-
-def read_safetensors(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path), device=str(map_location))
-    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: cannot read safetensors ({exc})") from None
-
-
-def check_shapes(model_state: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: Path) -> None:
-    """Refuse any tensor whose shape differs from the model's, naming the key and both shapes."""
-    for key, tensor in sorted(state.items()):
-        if key in model_state and tuple(model_state[key].shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"{source}: shape mismatch for {key}: checkpoint {tuple(tensor.shape)}, "
-                f"model {tuple(model_state[key].shape)}"
-            )
-
-
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
-    """``(state_dict, ModelConfig)`` of a checkpoint folder or its safetensors file."""
-    weights_path, config_path = _checkpoint_files(Path(path))
-    return read_safetensors(weights_path, map_location), read_checkpoint_config(config_path)
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
-    """Build the PSTPose described by a checkpoint folder and load its weights."""
-    from pstpose.models.pstpose import PSTPose
-
-    weights_path, _ = _checkpoint_files(Path(path))
-    state, config = read_checkpoint(path, map_location)
-    model = PSTPose(config)
-    model_state = model.state_dict()
-    check_shapes(model_state, state, weights_path)
-    missing = sorted(set(model_state) - set(state))
-    unexpected = sorted(set(state) - set(model_state))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{weights_path}: does not match its config: missing {missing[:8]}"
-            f"{' ...' if len(missing) > 8 else ''}, unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}"
-        )
-    model.load_state_dict(state)
-    return model.to(map_location).eval()
-
-
-# --- ViTPose checkpoints ---------------------------------------------------------------------
+from pstpose.models.errors import CheckpointError, CheckpointNotFoundError
+from pstpose.models.pretrained import check_shapes, read_safetensors
 
 
 @dataclass
@@ -194,6 +66,8 @@ _HF_TOP = {
 
 
 def detect_layout(keys: list[str]) -> str:
+    """``"transformers"``, ``"mmpose"`` or ``"unknown"`` from the key names alone, so that a file
+    needs no side information (file name, config) to be read."""
     if any(k.startswith(("backbone.embeddings.", "backbone.encoder.")) for k in keys):
         return "transformers"
     if any(k.startswith(("backbone.patch_embed.", "backbone.blocks.", "keypoint_head.")) for k in keys):

@@ -1,21 +1,18 @@
-"""Weights in and out: parity with transformers' VitPose (its own layout and mmpose's), PSTPose
-checkpoints, and the errors users see."""
+"""Foreign ViTPose weights: parity with transformers' VitPose (its own layout and mmpose's), the
+load report, and the errors users see."""
 
 from __future__ import annotations
 
 import fractions
-import json
 import re
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
-from pstpose.config import ConfigError
+from pstpose.models.errors import CheckpointError
 from pstpose.models.pstpose import PSTPose, build_model
-from pstpose.models.weights import CheckpointError, CheckpointNotFoundError
 
-from .conftest import SMALL, randomize_
+from .conftest import SMALL
 
 transformers = pytest.importorskip("transformers")
 
@@ -152,52 +149,3 @@ def test_unsafe_or_foreign_files_are_refused(tmp_path):
         model.load_vitpose_weights(tmp_path / "other.pth")
     with pytest.raises(FileNotFoundError, match="nothere.pth"):
         model.load_vitpose_weights(tmp_path / "nothere.pth")
-
-
-# --- PSTPose checkpoints ---------------------------------------------------------------------
-
-
-def test_save_and_load_round_trip(tmp_path, clip):
-    clip = clip[:1]
-    model = randomize_(build_model("tiny", **SMALL, fcg={"num_clusters": 32}), seed=9).eval()
-    folder = model.save_pretrained(tmp_path / "ckpt")
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
-    for path in (folder, folder / "model.safetensors"):
-        loaded = PSTPose.from_pretrained(path)
-        assert loaded.config == model.config and not loaded.training
-        with torch.no_grad():
-            assert torch.equal(loaded(clip), model(clip))
-        for key, value in model.state_dict().items():
-            assert torch.equal(loaded.state_dict()[key], value), key
-
-
-def test_checkpoint_errors_name_the_file_and_problem(tmp_path):
-    model = build_model("tiny", **SMALL)
-    folder = model.save_pretrained(tmp_path / "ckpt")
-    with pytest.raises(CheckpointNotFoundError, match="missing"):
-        PSTPose.from_pretrained(tmp_path / "missing")
-    config = json.loads((folder / "config.json").read_text())
-
-    config["model"]["fcg"]["clusters"] = 3
-    (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"config\.json: .*clusters"):
-        PSTPose.from_pretrained(folder)
-
-    (folder / "config.json").write_text("{not json")
-    with pytest.raises(CheckpointError, match=r"config\.json: not a readable JSON"):
-        PSTPose.from_pretrained(folder)
-
-    del config["model"]["fcg"]["clusters"]
-    (folder / "config.json").write_text(json.dumps(config))
-    other = build_model("tiny", **SMALL, num_keypoints=5)
-    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(folder / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"shape mismatch for head\.final_layer\.bias: checkpoint \(5,\), model \(17,\)"):
-        PSTPose.from_pretrained(folder)
-
-    (folder / "model.safetensors").unlink()
-    with pytest.raises(CheckpointNotFoundError, match=r"model\.safetensors: missing"):
-        PSTPose.from_pretrained(folder)
-
-
-def test_config_error_is_a_value_error():
-    assert issubclass(CheckpointError, ValueError) and issubclass(ConfigError, ValueError)
