@@ -12,6 +12,7 @@ from pstpose.inference.video import VideoWriter
 from pstpose.inference.writers import (
     CocoKeypointWriter,
     NativeJsonWriter,
+    PoseTrack18Writer,
     result_to_frame,
 )
 from pstpose.io import OutputError
@@ -100,6 +101,17 @@ def test_result_to_posetrack_frame(rng, tmp_path):
     np.testing.assert_allclose(frame.persons[1].scores, r.keypoint_scores[1])
     video_frame = result_to_frame(_result(12, 0, rng), "myclip")
     assert video_frame.image_id == 12 and video_frame.file_name == "myclip/000012.jpg"
+
+
+def test_untracked_results_get_per_frame_ids(rng, tmp_path):
+    """track_id -1 means no tracker ran: the PoseTrack18 file gets per-frame ids, not a duplicate -1."""
+    r = _result(0, 2, rng)
+    r.track_ids = np.full(2, -1)
+    assert [p.track_id for p in result_to_frame(r, "clip").persons] == [None, None]
+    path = tmp_path / "clip.json"
+    with PoseTrack18Writer(path, "clip") as writer:
+        writer.write(r)
+    assert sorted(a["track_id"] for a in json.loads(path.read_text())["annotations"]) == [0, 1]
 
 
 # --- video --------------------------------------------------------------------------------
