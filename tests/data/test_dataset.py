@@ -161,7 +161,7 @@ def test_a_missing_neighbour_frame_is_reported_at_construction(jpeg_dataset):
     with pytest.raises(FrameFileError, match=r"000003\.jpg"):
         PoseTrackClipDataset([seq], root, DataConfig(), train=False)
     ds = PoseTrackClipDataset([seq], root, DataConfig(check_files=False), train=False)
-    with pytest.raises(FrameFileError, match=r"000003\.jpg: frame image not found"):
+    with pytest.raises(FrameFileError, match=r"000003\.jpg: no such image file"):
         ds[2]
 
 

@@ -2,7 +2,7 @@
 
 Thin: argument parsing, output paths and progress live here; the pipeline is
 ``pstpose.inference.predictor.PosePredictor`` and the files come from ``pstpose.inference.writers``
-and ``pstpose.inference.video``.
+and ``pstpose.media``.
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     from pstpose.inference.detectors import BoxFileDetector, make_detector
     from pstpose.inference.predictor import PosePredictor, model_frames_per_side
     from pstpose.inference.sources import open_source
-    from pstpose.inference.video import VideoWriter
     from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
+    from pstpose.media import VideoWriter
 
     _validate(args)
     if not args.save_json and not args.save_video:

@@ -98,13 +98,13 @@ def run_demo(
     ``out`` must exist and be writable (the command checks it first). Every file is written
     atomically, so an interruption leaves no partial file.
     """
-    from pstpose.data.synthetic import render_sequence, write_video
+    from pstpose.data.synthetic import render_sequence
     from pstpose.data.synthetic.writer import sequence_json, write_json_file
     from pstpose.inference.detectors import GivenBoxes, make_detector
     from pstpose.inference.predictor import PosePredictor
     from pstpose.inference.sources import open_source
-    from pstpose.inference.video import VideoWriter
     from pstpose.inference.writers import NativeJsonWriter, PoseTrack18Writer
+    from pstpose.media import VideoWriter, write_video
     from pstpose.metrics import evaluate
 
     validate(frames, height, width, detector)

@@ -12,6 +12,7 @@ import numpy as np
 from pstpose.inference.visualize import contact_sheet, draw_poses
 from pstpose.data.synthetic.writer import write_file
 from pstpose.io import OutputError
+from pstpose.media import read_image
 
 OCCLUDED_RING = (255, 255, 255)
 
@@ -53,9 +54,7 @@ def make_contact_sheet(dataset_dir: str | Path, path: str | Path, tiles: int = 4
         if not labeled:
             continue
         im = labeled[(len(labeled) * (2 * (k // len(files)) + 1) // 4) % len(labeled)]
-        frame = cv2.imread(str(root / im["file_name"]), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise FileNotFoundError(f"{root / im['file_name']}: cannot read image")
+        frame = read_image(root / im["file_name"], "bgr")  # drawn on with OpenCV's BGR colours
         anns = [a for a in data["annotations"] if a["image_id"] == im["id"]]
         images += [frame, annotate(frame, anns)]
     sheet = contact_sheet(images, columns=columns)
