@@ -208,7 +208,8 @@ def predict_samples(
 
     Joint scores are the heatmap peaks; the persons keep the sample's box and box score.
     """
-    from pstpose.data.dataset import build_loader, prediction_to_person
+    from pstpose.data.dataset import prediction_to_person
+    from pstpose.engine.loader import build_loader
 
     if decode not in DECODE_METHODS:
         raise ValueError(f"unknown decoding method {decode!r}; choose one of {list(DECODE_METHODS)}")

@@ -8,13 +8,10 @@ only has to rank epochs), and at most ``train.val_max_samples`` persons when set
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 
 from pstpose.config import ExperimentConfig
-
-ValFn = Callable[[nn.Module, int], dict]
+from pstpose.engine.train import ValFn
 
 
 def make_val_fn(
