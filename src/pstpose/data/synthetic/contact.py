@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 
 from pstpose.inference.visualize import contact_sheet, draw_poses
-from pstpose.data.synthetic.writer import write_file
-from pstpose.io import OutputError
+from pstpose.io import OutputError, write_bytes
 from pstpose.media import read_image
 
 OCCLUDED_RING = (255, 255, 255)
@@ -67,5 +66,5 @@ def make_contact_sheet(dataset_dir: str | Path, path: str | Path, tiles: int = 4
     if not ok:
         raise OutputError(f"{path}: PNG encoding failed")
     path = Path(path)
-    write_file(path, buf.tobytes())
+    write_bytes(path, buf.tobytes())
     return path

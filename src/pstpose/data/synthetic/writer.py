@@ -7,15 +7,13 @@ and an annotation id is the image id followed by a 2-digit person index.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pstpose.data.synthetic.visibility import PersonGT
-from pstpose.io import OutputError, atomic_path
+from pstpose.io import OutputError, write_bytes
 from pstpose.keypoints import posetrack18_categories
 
 MAX_FRAMES = 10_000  # the 4-digit frame field of an image id
@@ -95,20 +93,9 @@ def sequence_json(
     return {"categories": posetrack18_categories(), "images": images, "annotations": annotations}
 
 
-def write_file(path: str | Path, data: bytes) -> None:
-    """Atomic write of a dataset file, readable by others like any ordinary file (the temporary
-    file the atomic rename starts from is private)."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o644)
-
-
 def write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
+    """Encode a BGR frame as JPEG at ``quality`` and write it atomically (``pstpose.io``)."""
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise OutputError(f"{path}: JPEG encoding failed")
-    write_file(path, buf.tobytes())
-
-
-def write_json_file(path: Path, content: dict, indent: int | None = None) -> None:
-    write_file(path, json.dumps(content, indent=indent, allow_nan=False).encode("utf-8"))
+    write_bytes(path, buf.tobytes())
