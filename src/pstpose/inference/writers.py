@@ -11,18 +11,17 @@ the evaluation package (``pstpose.metrics.writers``); the writers here only turn
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
-from pstpose.data.boxes import posetrack_image_id
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.inference.results import PoseResult
 from pstpose.io import JsonStream
 from pstpose.keypoints import DRAW_SKELETON, JOINT_NAMES, NUM_JOINTS, SLOTS_SHARED_WITH_COCO
 from pstpose.metrics.writers import CocoResultsWriter, write_posetrack18
+from pstpose.posetrack_ids import leading_video_id, posetrack_image_id
 
 NATIVE_FORMAT = "pstpose-video-poses"
 NATIVE_VERSION = 1
@@ -116,10 +115,10 @@ def result_to_frame(result: PoseResult, sequence_name: str) -> Frame:
     (``009473_mpii_test``), else the frame index. file_name: ``<sequence>/<frame file>`` for
     image sources, ``<sequence>/<index:06d>.jpg`` for videos.
     """
-    match = re.match(r"(\d{6})", sequence_name)
+    video_id = leading_video_id(sequence_name)
     file_stem = Path(result.file_name).stem if result.file_name is not None else ""
     number = int(file_stem) if file_stem.isdigit() else result.frame_index
-    image_id = posetrack_image_id(int(match.group(1)), number) if match else result.frame_index
+    image_id = posetrack_image_id(int(video_id), number) if video_id is not None else result.frame_index
     name = Path(result.file_name).name if result.file_name is not None else f"{result.frame_index:06d}.jpg"
     return Frame(
         file_name=f"{sequence_name}/{name}",
@@ -155,9 +154,8 @@ class PoseTrack18Writer:
 
     def sequence(self) -> Sequence:
         """The collected frames as the evaluator's in-memory form."""
-        match = re.match(r"(\d{6})", self.sequence_name)
         return Sequence(name=self.sequence_name, frames=self.frames, format="pt18", nframes=len(self.frames),
-                        vid_id=match.group(1) if match else None)
+                        vid_id=leading_video_id(self.sequence_name))
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

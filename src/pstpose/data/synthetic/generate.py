@@ -15,8 +15,9 @@ import numpy as np
 
 from pstpose.data.synthetic.presets import SynthPreset, get_preset
 from pstpose.data.synthetic.sequence import plan_sequence, render_planned_frame
-from pstpose.data.synthetic.writer import MAX_FRAMES, sequence_json, sequence_name, write_jpeg
+from pstpose.data.synthetic.writer import sequence_json, sequence_name, write_jpeg
 from pstpose.io import write_json
+from pstpose.posetrack_ids import MAX_FRAMES
 
 SUMMARY_NAME = "synthetic_summary.json"
 VAL_LABEL_EVERY = 4

@@ -15,6 +15,7 @@ from pstpose.data.synthetic.presets import SynthPreset, get_preset
 from pstpose.data.synthetic.render import draw_frame
 from pstpose.data.synthetic.scene import ScenePlan, frame_rng, plan_scene
 from pstpose.data.synthetic.visibility import PersonGT, frame_ground_truth
+from pstpose.posetrack_ids import leading_video_id
 
 
 @dataclass
@@ -59,7 +60,7 @@ class SyntheticSequence:
             ]
             frames.append(Frame(file_name=f"images/val/{name}/{t:06d}.jpg", frame_index=t, persons=recs,
                                 is_labeled=labeled, width=self.width, height=self.height))
-        return Sequence(name=name, frames=frames, format="pt18", nframes=len(frames), vid_id=name[:6])
+        return Sequence(name=name, frames=frames, format="pt18", nframes=len(frames), vid_id=leading_video_id(name))
 
 
 def _resolve(preset: str | SynthPreset) -> tuple[str, SynthPreset]:
