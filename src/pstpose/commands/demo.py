@@ -19,22 +19,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=384, help="frame width (even)")
     parser.add_argument("--detector", default="gt", choices=("gt", "hog"),
                         help="person boxes: gt = the clip's ground-truth boxes (default), hog = OpenCV's detector")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
+    parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pstpose.commands.predict import check_device, load_model, prepare_output_dir
+    from pstpose.commands import device_from_option
+    from pstpose.commands.predict import load_model, prepare_output_dir
     from pstpose.inference.demo import run_demo, summary_lines, validate
 
     validate(args.frames, args.height, args.width, args.detector)
-    check_device(args.device)
+    device = device_from_option(args.device)
     out = Path(args.out)
     prepare_output_dir(out)
-    model = load_model(args.weights, args.device)  # before rendering: a missing checkpoint fails fast
+    model = load_model(args.weights, device)  # before rendering: a missing checkpoint fails fast
     report = run_demo(
         model, out, frames=args.frames, seed=args.seed, height=args.height, width=args.width,
-        detector=args.detector, device=args.device, progress=not args.no_progress,
+        detector=args.detector, device=device, progress=not args.no_progress,
     )
     for line in report.evaluation.warnings:
         print(line, file=sys.stderr)

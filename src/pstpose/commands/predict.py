@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-video", action="store_true", help="write <name>.overlay.mp4")
     parser.add_argument("--save-json", action="store_true", help="write predictions (default when nothing is asked)")
     parser.add_argument("--format", choices=FORMATS, default="native", help="prediction file format")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
+    parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--batch-size", type=int, default=4, help="keyframes per model call (all their persons)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crops")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="hide joints under this score in the overlay")
@@ -59,19 +59,6 @@ def load_model(weights: str | None, device: str):
     except ImportError as exc:
         raise ValueError(f"the PSTPose model is not available in this installation ({exc})") from None
     return PSTPose.from_pretrained(path).to(device)
-
-
-def check_device(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available here (use --device cpu)")
-    if device == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError("--device mps: MPS is not available here (use --device cpu)")
-    if device != "cpu" and not device.startswith(("cuda", "mps")):
-        raise ValueError(f"--device {device}: use cpu, cuda, cuda:N or mps")
 
 
 def prepare_output_dir(out: Path) -> None:
@@ -105,6 +92,7 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pstpose.commands import device_from_option
     from pstpose.inference.detectors import BoxFileDetector, make_detector
     from pstpose.inference.predictor import PosePredictor, model_frames_per_side
     from pstpose.inference.sources import open_source
@@ -120,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
     for path in paths.values():
         if Path(args.source).exists() and path.resolve() == Path(args.source).resolve():
             raise ValueError(f"{path}: output would overwrite the source; choose another --out")
-    check_device(args.device)
+    device = device_from_option(args.device)
     prepare_output_dir(out)
-    detector = make_detector(args.detector, device=args.device, score_threshold=args.det_thr)
-    model = load_model(args.weights, args.device)
+    detector = make_detector(args.detector, device=device, score_threshold=args.det_thr)
+    model = load_model(args.weights, device)
     native_xi = model_frames_per_side(model)
     if args.frames_per_side is not None and native_xi is not None and args.frames_per_side != native_xi:
         raise ValueError(
@@ -131,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             f"(clips of {2 * native_xi + 1} frames); use weights trained with ξ={args.frames_per_side}"
         )
     predictor = PosePredictor(
-        model, detector, device=args.device, batch_size=args.batch_size, flip=args.flip,
+        model, detector, device=device, batch_size=args.batch_size, flip=args.flip,
         detect_every=args.detect_every, frames_per_side=args.frames_per_side, score_by_box=args.score_by_box,
         keep_images=args.save_video,
     )

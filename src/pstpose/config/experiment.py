@@ -8,6 +8,7 @@ from pathlib import Path
 from pstpose.config.base import ConfigError, from_dict, load_yaml, merge_dict, parse_override
 from pstpose.config.data import DataConfig
 from pstpose.config.model import ModelConfig, model_config_from_dict
+from pstpose.devices import parse_device
 
 
 
@@ -31,7 +32,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 disables clipping
     accumulation: int = 1  # micro-batches per optimiser step
     amp: str = "none"  # "none" | "bf16" (CPU and CUDA) | "fp16" (CUDA only, with a GradScaler)
-    device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda"
+    device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:N" | "mps" (pstpose.devices)
     seed: int = 0
     deterministic: bool = False  # deterministic kernels; slower, needed for bit-exact reruns
     workers: int = 4  # DataLoader worker processes per training process
@@ -141,8 +142,10 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"train.optimizer: only 'adamw' is implemented, got {cfg.optimizer!r}")
     if cfg.amp not in AMP_MODES:
         raise ConfigError(f"train.amp: expected one of {list(AMP_MODES)}, got {cfg.amp!r}")
-    if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
-        raise ConfigError(f"train.device: expected auto, cpu or cuda, got {cfg.device!r}")
+    try:
+        parse_device(cfg.device)  # the spelling only: the config may be for another machine
+    except ValueError as exc:
+        raise ConfigError(f"train.device: {exc}") from None
     positive = {"lr": cfg.lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                 "accumulation": cfg.accumulation, "log_every": cfg.log_every}
     for key, value in positive.items():
