@@ -67,8 +67,7 @@ def test_resize_pos_embed_matches_a_bicubic_loop_and_keeps_the_class_slot():
 def test_a_saved_model_and_a_trainer_checkpoint_start_an_identical_model(tmp_path):
     source = _model(seed=1)
     source.save_pretrained(tmp_path / "weights")
-    cfg = ExperimentConfig()
-    cfg.model = source.config
+    cfg = ExperimentConfig(model=source.config)
     save_checkpoint(tmp_path / "best.pt", {"model": source.state_dict(), "config": to_dict(cfg), "epoch": 3})
     clip = torch.randn(2, 3, 3, 64, 48, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():

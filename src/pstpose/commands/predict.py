@@ -94,7 +94,7 @@ def _validate(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from pstpose.commands import device_from_option
     from pstpose.inference.detectors import BoxFileDetector, make_detector
-    from pstpose.inference.predictor import PosePredictor, model_frames_per_side
+    from pstpose.inference.predictor import PosePredictor
     from pstpose.inference.sources import open_source
     from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
     from pstpose.media import VideoWriter
@@ -112,12 +112,6 @@ def run(args: argparse.Namespace) -> int:
     prepare_output_dir(out)
     detector = make_detector(args.detector, device=device, score_threshold=args.det_thr)
     model = load_model(args.weights, device)
-    native_xi = model_frames_per_side(model)
-    if args.frames_per_side is not None and native_xi is not None and args.frames_per_side != native_xi:
-        raise ValueError(
-            f"--frames-per-side {args.frames_per_side}: the model was built for ξ={native_xi} "
-            f"(clips of {2 * native_xi + 1} frames); use weights trained with ξ={args.frames_per_side}"
-        )
     predictor = PosePredictor(
         model, detector, device=device, batch_size=args.batch_size, flip=args.flip,
         detect_every=args.detect_every, frames_per_side=args.frames_per_side, score_by_box=args.score_by_box,

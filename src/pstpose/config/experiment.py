@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pstpose.config.base import ConfigError, from_dict, load_yaml, merge_dict, parse_override
 from pstpose.config.data import DataConfig
@@ -52,18 +53,25 @@ class TrainConfig:
 class ExperimentConfig:
     """One training experiment: the model, the data and the recipe.
 
-    The loader's worker count and the augmentation seed come from ``train.workers`` and
-    ``train.seed`` (one place each); ``data.workers``/``data.seed`` are for the dataset used on
-    its own.
+    The clip spec is the model's: ``data.frames_per_side`` and ``data.input_size`` are always
+    ``model.frames_per_side`` and ``model.image_size`` (filled in here, so the two sections
+    cannot disagree). The loader's worker count and the augmentation seed come from
+    ``train.workers`` and ``train.seed`` (one place each); ``data.workers``/``data.seed`` are for
+    the dataset used on its own.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        self.data = self.data.with_clip_spec(self.model.frames_per_side, self.model.image_size)
+
 
 SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 _EXPERIMENT_SECTIONS = ("model", "data", "train")
+# (data key, model key): the data section's clip spec and the model field that owns each value.
+CLIP_SPEC_FIELDS: tuple[tuple[str, str], ...] = (("frames_per_side", "frames_per_side"), ("input_size", "image_size"))
 
 
 def shipped_configs() -> dict[str, Path]:
@@ -118,8 +126,31 @@ def experiment_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()
     model = model_config_from_dict(data["model"])
     train = from_dict(TrainConfig, data["train"], prefix="train")
     check_train_config(train)
-    data_cfg = from_dict(DataConfig, data["data"], prefix="data")
+    data_cfg = from_dict(DataConfig, data_section_for_model(data["data"], model), prefix="data")
     return ExperimentConfig(model=model, data=data_cfg, train=train)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def data_section_for_model(section: dict, model: ModelConfig) -> dict:
+    """The raw data section with its clip spec taken from ``model`` (see ``CLIP_SPEC_FIELDS``).
+
+    A data section may repeat the model's value (older files do); a different value is a
+    ConfigError naming both fields, because one of them would be silently ignored.
+    """
+    out = dict(section)
+    for data_key, model_key in CLIP_SPEC_FIELDS:
+        owned = _plain(getattr(model, model_key))
+        if data_key in section and _plain(section[data_key]) != owned:
+            raise ConfigError(
+                f"data.{data_key}={_plain(section[data_key])!r} conflicts with model.{model_key}={owned!r}: "
+                f"the model section owns the clip length and crop size and the data section takes them "
+                f"from it; remove data.{data_key} (or change model.{model_key})"
+            )
+        out[data_key] = owned
+    return out
 
 
 def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
