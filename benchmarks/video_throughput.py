@@ -85,8 +85,8 @@ def main() -> int:
     from pstpose.inference.detectors import GivenBoxes, HOGDetector
     from pstpose.inference.predictor import PosePredictor
     from pstpose.inference.writers import NativeJsonWriter
-    from pstpose.media import VideoWriter
     from pstpose.io import write_json
+    from pstpose.media import VideoWriter
 
     if args.threads:
         torch.set_num_threads(args.threads)

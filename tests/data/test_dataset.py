@@ -6,8 +6,8 @@ import torch
 from pstpose import preprocess
 from pstpose.config import DataConfig
 from pstpose.data.dataset import PoseTrackClipDataset
-from pstpose.engine.loader import build_loader
 from pstpose.data.frames import FrameFileError
+from pstpose.engine.loader import build_loader
 from pstpose.keypoints import JOINT_INDEX, flip_permutation
 from tests.data.clip_builders import make_person, make_sequence, write_frames
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from pstpose.data.synthetic import render_sequence
-from pstpose.media import write_video
 from pstpose.inference.demo import gt_boxes
+from pstpose.media import write_video
 from pstpose.models.pstpose import PSTPose, build_model
 from pstpose.weights import DEFAULT_WEIGHTS
 

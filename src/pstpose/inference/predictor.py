@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def model_frames_per_side(model) -> int | None:
     return getattr(config, "frames_per_side", None)
 
 
-def clip_frames_per_side(model, frames_per_side: int | None = None) -> int:
+def clip_frames_per_side(model: Any, frames_per_side: int | None = None) -> int:
     """ξ to cut clips with: the model's own; ``frames_per_side`` is for a model without a config.
 
     Asking a model for clips of another length than it was built for is a ValueError (the
