@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from pstpose import preprocess  # noqa: E402
 from pstpose.config import DataConfig, to_dict  # noqa: E402
-from pstpose.data.dataset import PoseTrackClipDataset, build_loader  # noqa: E402
-from pstpose.data.frames import read_rgb  # noqa: E402
+from pstpose.data.dataset import PoseTrackClipDataset  # noqa: E402
 from pstpose.data.records import Frame, Person, Sequence  # noqa: E402
+from pstpose.engine.loader import build_loader  # noqa: E402
 from pstpose.io import write_json  # noqa: E402
+from pstpose.media import read_image  # noqa: E402
 
 
 def synthetic_frame(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
@@ -118,7 +119,7 @@ def main() -> int:
         reps = 20
         t0 = time.perf_counter()
         for _ in range(reps):
-            frame = read_rgb(path)
+            frame = read_image(path, "rgb")
         decode_ms = (time.perf_counter() - t0) / reps * 1e3
         m = preprocess.crop_matrix(preprocess.box_xywh_to_crop([500, 200, 150, 300]))
         t0 = time.perf_counter()

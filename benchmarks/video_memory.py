@@ -26,8 +26,8 @@ import resource, sys
 import numpy as np, torch
 sys.path.insert(0, sys.argv[3])
 from pstpose.inference.predictor import PosePredictor
-from pstpose.inference.video import VideoWriter
 from pstpose.inference.writers import NativeJsonWriter
+from pstpose.media import VideoWriter
 
 path, n = sys.argv[1], int(sys.argv[2])
 with VideoWriter(path, 25.0) as writer:

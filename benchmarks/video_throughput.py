@@ -29,7 +29,7 @@ def stick_figure_video(path: Path, frames: int, persons: int, width: int, height
     """Walking stick figures; returns the true boxes per frame {index: (P, 5)}."""
     import cv2
 
-    from pstpose.inference.video import VideoWriter
+    from pstpose.media import VideoWriter
 
     rng = np.random.default_rng(0)
     starts = rng.uniform(0.05, 0.7, persons) * width
@@ -84,9 +84,9 @@ def main() -> int:
 
     from pstpose.inference.detectors import GivenBoxes, HOGDetector
     from pstpose.inference.predictor import PosePredictor
-    from pstpose.inference.video import VideoWriter
     from pstpose.inference.writers import NativeJsonWriter
     from pstpose.io import write_json
+    from pstpose.media import VideoWriter
 
     if args.threads:
         torch.set_num_threads(args.threads)

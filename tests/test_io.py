@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from pstpose.io import OutputError, atomic_open, write_json
+from pstpose.io import OutputError, atomic_open, write_bytes, write_json
 
 
 def test_failed_write_leaves_nothing(tmp_path):
@@ -38,9 +38,12 @@ def test_written_files_get_normal_permissions(tmp_path):
     old = os.umask(0o022)
     try:
         write_json(tmp_path / "a.json", {})
+        write_bytes(tmp_path / "b.jpg", b"\xff\xd8")
     finally:
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.jpg").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.jpg").read_bytes() == b"\xff\xd8" and len(list(tmp_path.iterdir())) == 2
 
 
 def test_permissions_survive_a_writer_that_replaces_the_temporary_file(tmp_path):

@@ -26,20 +26,6 @@ class CLIError(Exception):
     """An error for the user: printed as one line, exit status 2."""
 
 
-def check_device(device: str) -> None:
-    """Refuse a ``--device`` this machine lacks before any work (shared by predict and demo)."""
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available here (use --device cpu)")
-    if device == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError("--device mps: MPS is not available here (use --device cpu)")
-    if device != "cpu" and not device.startswith(("cuda", "mps")):
-        raise ValueError(f"--device {device}: use cpu, cuda, cuda:N or mps")
-
-
 def _available_commands() -> dict[str, str]:
     out = {}
     for name, summary in COMMANDS.items():

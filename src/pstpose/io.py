@@ -1,6 +1,9 @@
 """Atomic file output: write to a temporary file in the same folder, then rename.
 
-A crash or an error while writing never leaves a partial file under the final name.
+A crash or an error while writing never leaves a partial file under the final name. This module
+is the one owner of that rule: whole files (``write_json``, ``write_bytes``), files written
+through a handle (``atomic_open``) or a path (``atomic_path``), and JSON documents streamed piece
+by piece (``JsonStream``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from types import TracebackType
+from typing import IO, Any, BinaryIO
 
 
 class OutputError(OSError):
@@ -81,3 +85,54 @@ def write_json(path: str | Path, data: Any, indent: int | None = None) -> None:
     text = json.dumps(data, indent=indent, allow_nan=False)
     with atomic_open(path, "w") as fh:
         fh.write(text)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Atomically write ``data`` (an encoded image, say) to ``path``."""
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+
+
+class JsonStream:
+    """A JSON document written piece by piece into an atomic temporary file.
+
+    Memory stays flat however many items are written, and the file appears under its name
+    only when the ``with`` block ends without an error. Subclasses write the opening and the
+    closing text (``_begin``/``_end``) and call ``_item`` once per element of the one list the
+    document streams; items are separated by commas.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._stack = contextlib.ExitStack()
+        self._fh: IO[str] | None = None
+        self._first_item = True
+
+    def __enter__(self) -> JsonStream:
+        self._fh = self._stack.enter_context(atomic_open(self.path, "w"))
+        self._begin()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc_type is None:
+                self._end()
+        finally:
+            self._stack.__exit__(exc_type, exc, tb)
+
+    def _write(self, text: str) -> None:
+        if self._fh is None:
+            raise RuntimeError(f"{self.path}: use {type(self).__name__} as a context manager")
+        self._fh.write(text)
+
+    def _item(self, obj: Any) -> None:
+        """One list element, serialised now (NaN/inf refused, as in ``write_json``)."""
+        self._write(("\n" if self._first_item else ",\n") + json.dumps(obj, allow_nan=False))
+        self._first_item = False
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        raise NotImplementedError

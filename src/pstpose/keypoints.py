@@ -127,8 +127,8 @@ COCO_JOINT_NAMES: tuple[str, ...] = (
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
     "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
-# Slot i of the model output corresponds to COCO slot i for every joint that shares a name;
-# head_bottom/head_top (slots 1, 2) have no COCO equivalent (COCO has eyes there).
-SLOTS_SHARED_WITH_COCO: tuple[int, ...] = tuple(
-    i for i, n in enumerate(JOINT_NAMES) if COCO_JOINT_NAMES[i] == n
-)
+# COCO joint index -> 17-slot index (-1 where PoseTrack has no such joint: COCO's eyes). The
+# names agree position by position elsewhere; head_bottom/head_top (slots 1, 2) have no COCO
+# equivalent, so COCO keypoint results leave COCO's rows 1 and 2 empty.
+COCO_TO_SLOT: tuple[int, ...] = tuple(JOINT_INDEX.get(n, -1) for n in COCO_JOINT_NAMES)
+SLOTS_SHARED_WITH_COCO: tuple[int, ...] = tuple(s for s in COCO_TO_SLOT if s >= 0)

@@ -5,8 +5,9 @@ import torch
 
 from pstpose import preprocess
 from pstpose.config import DataConfig
-from pstpose.data.dataset import PoseTrackClipDataset, build_loader
+from pstpose.data.dataset import PoseTrackClipDataset
 from pstpose.data.frames import FrameFileError
+from pstpose.engine.loader import build_loader
 from pstpose.keypoints import JOINT_INDEX, flip_permutation
 from tests.data.clip_builders import make_person, make_sequence, write_frames
 
@@ -161,7 +162,7 @@ def test_a_missing_neighbour_frame_is_reported_at_construction(jpeg_dataset):
     with pytest.raises(FrameFileError, match=r"000003\.jpg"):
         PoseTrackClipDataset([seq], root, DataConfig(), train=False)
     ds = PoseTrackClipDataset([seq], root, DataConfig(check_files=False), train=False)
-    with pytest.raises(FrameFileError, match=r"000003\.jpg: frame image not found"):
+    with pytest.raises(FrameFileError, match=r"000003\.jpg: no such image file"):
         ds[2]
 
 

@@ -2,35 +2,11 @@ import cv2
 import numpy as np
 import pytest
 
-from pstpose.data.frames import FrameCache, FrameFileError, read_rgb
+from pstpose.data.frames import FrameCache
 
 
 def _write(path, rgb):
     assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-
-
-def test_read_rgb_returns_rgb_order(tmp_path):
-    rgb = np.zeros((4, 6, 3), np.uint8)
-    rgb[..., 0] = 200  # red
-    rgb[1, 2] = (10, 20, 30)
-    _write(tmp_path / "a.png", rgb)
-    out = read_rgb(tmp_path / "a.png")
-    assert out.dtype == np.uint8 and out.shape == (4, 6, 3)
-    np.testing.assert_array_equal(out, rgb)
-
-
-def test_grey_images_decode_to_three_channels(tmp_path):
-    cv2.imwrite(str(tmp_path / "g.png"), np.full((3, 5), 77, np.uint8))
-    out = read_rgb(tmp_path / "g.png")
-    assert out.shape == (3, 5, 3) and (out == 77).all()
-
-
-def test_missing_and_corrupt_frames_name_the_file(tmp_path):
-    with pytest.raises(FrameFileError, match=r"nope\.jpg: frame image not found"):
-        read_rgb(tmp_path / "nope.jpg")
-    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(FrameFileError, match=r"bad\.jpg: cannot decode"):
-        read_rgb(tmp_path / "bad.jpg")
 
 
 def test_cache_is_lru_and_read_only(tmp_path):

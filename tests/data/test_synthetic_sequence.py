@@ -1,5 +1,5 @@
 """In-memory videos: determinism, lazy = eager rendering, presets and their motion statistics,
-video writing and the records view."""
+and the records view (encoding them: tests/test_media.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from pstpose.data.synthetic import (
     iter_frames,
     mean_joint_displacement,
     render_sequence,
-    write_video,
 )
 
 SMALL = dict(frames=6, height=96, width=128)
@@ -102,21 +101,6 @@ def test_custom_preset_object_is_accepted():
     assert seq.preset == "custom"
     mean, _ = mean_joint_displacement(seq.persons)
     assert mean < 0.05  # nothing moves: speed 0, no camera motion
-
-
-def test_write_video_roundtrip(tmp_path):
-    import av
-    seq = render_sequence(seed=4, **SMALL)
-    path = write_video(tmp_path / "clip.mp4", seq.frames, fps=seq.fps)
-    with av.open(str(path)) as container:
-        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
-    assert len(decoded) == 6 and decoded[0].shape == (96, 128, 3)
-    assert np.abs(decoded[3].astype(int) - seq.frames[3]).mean() < 12
-    with pytest.raises(ValueError, match="even"):
-        write_video(tmp_path / "odd.mp4", [np.zeros((5, 6, 3), np.uint8)])
-    with pytest.raises(ValueError, match="no frames"):
-        write_video(tmp_path / "none.mp4", [])
-    assert not (tmp_path / "odd.mp4").exists() and not (tmp_path / "none.mp4").exists()
 
 
 def test_records_view_matches_ground_truth():

@@ -1,10 +1,10 @@
-"""The real wiring's own checks (annotation folders, data/model agreement); the model and the
-data pipeline themselves are tested where they live."""
+"""The real wiring's own checks (annotation folders, the data section's clip spec coming from the
+model section); the model and the data pipeline themselves are tested where they live."""
 
 import pytest
 
-from pstpose.config import ConfigError, DataConfig, load_experiment
-from pstpose.engine.build import annotation_dir, check_data_matches_model
+from pstpose.config import ConfigError, DataConfig, ExperimentConfig, load_experiment, model_preset
+from pstpose.engine.build import annotation_dir
 
 
 def test_annotation_folder_layouts(tmp_path):
@@ -21,9 +21,16 @@ def test_annotation_folder_layouts(tmp_path):
         annotation_dir(DataConfig(), "train")
 
 
-def test_clip_length_and_crop_size_must_agree():
-    check_data_matches_model(load_experiment("synthetic_tiny"))
-    with pytest.raises(ConfigError, match="data.frames_per_side=2 but model.frames_per_side=1"):
-        check_data_matches_model(load_experiment("synthetic_tiny", ["data.frames_per_side=2"]))
-    with pytest.raises(ConfigError, match="data.input_size"):
-        check_data_matches_model(load_experiment("synthetic_tiny", ["data.input_size=[64, 48]"]))
+def test_the_data_section_takes_the_clip_spec_from_the_model(tmp_path):
+    """The model section owns frames_per_side/image_size; the data section follows it."""
+    cfg = load_experiment("synthetic_tiny", ["model.frames_per_side=2", "model.image_size=[192, 144]"])
+    assert (cfg.data.frames_per_side, cfg.data.input_size) == (2, (192, 144))
+    with pytest.raises(ConfigError, match=r"data.frames_per_side=2 conflicts with model.frames_per_side=1"):
+        load_experiment("synthetic_tiny", ["data.frames_per_side=2"])
+    with pytest.raises(ConfigError, match=r"data.input_size=\[64, 48\] conflicts with model.image_size=\[128, 96\]"):
+        load_experiment("synthetic_tiny", ["data.input_size=[64, 48]"])
+    same = tmp_path / "same.yaml"  # repeating the model's values (as older files do) is fine
+    same.write_text("model: {preset: tiny, image_size: [128, 96]}\ndata: {frames_per_side: 1, input_size: [128, 96]}\n")
+    assert load_experiment(same).data.input_size == (128, 96)
+    built = ExperimentConfig(model=model_preset("tiny"), data=DataConfig(frames_per_side=3, input_size=(64, 48)))
+    assert (built.data.frames_per_side, built.data.input_size) == (1, (256, 192))  # the model's, in Python too

@@ -67,8 +67,7 @@ def test_resize_pos_embed_matches_a_bicubic_loop_and_keeps_the_class_slot():
 def test_a_saved_model_and_a_trainer_checkpoint_start_an_identical_model(tmp_path):
     source = _model(seed=1)
     source.save_pretrained(tmp_path / "weights")
-    cfg = ExperimentConfig()
-    cfg.model = source.config
+    cfg = ExperimentConfig(model=source.config)
     save_training_state(tmp_path / "best.pt", {"model": source.state_dict(), "config": to_dict(cfg), "epoch": 3})
     clip = torch.randn(2, 3, 3, 64, 48, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
@@ -122,8 +121,7 @@ def test_a_vitpose_file_still_initialises_backbone_and_head(tmp_path):
     state = {("keypoint_" + k if k.startswith("head.") else k): v
              for k, v in source.state_dict().items() if k.startswith(("backbone.", "head."))}
     torch.save({"state_dict": state}, tmp_path / "vitpose.pth")
-    cfg = ExperimentConfig()
-    cfg.model = _model().config
+    cfg = ExperimentConfig(model=_model().config)
     cfg.train.init_weights = str(tmp_path / "vitpose.pth")
     model = build_model_from_experiment(cfg)
     got = model.state_dict()

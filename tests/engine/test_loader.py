@@ -1,7 +1,9 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
-from pstpose.engine.loader import EpochLoader, collate_clips
+from pstpose.engine.loader import EpochLoader, build_loader, collate_clips
 from tests.engine.standins import RandomClipDataset
 
 
@@ -47,3 +49,13 @@ def test_collate_stacks_tensors_and_keeps_ragged_meta():
     assert [m["index"] for m in batch["meta"]] == [0, 1, 2]  # ragged lists: kept per sample
     with pytest.raises(ValueError, match=r"lack the field\(s\) \['target'\]"):
         collate_clips([{"clip": torch.zeros(1), "target_weight": torch.zeros(1)}])
+
+
+def test_build_loader_takes_the_worker_count_from_the_dataset_config():
+    data = RandomClipDataset(size=3)
+    with pytest.raises(ValueError, match="RandomClipDataset has no config to take the worker count from"):
+        build_loader(data, 2)
+    data.config = SimpleNamespace(workers=0)
+    loader = build_loader(data, 2)
+    assert loader.num_workers == 0 and loader.collate_fn is collate_clips
+    assert [len(b["clip"]) for b in loader] == [2, 1]

@@ -4,18 +4,21 @@ the written files must be complete and score the same as the in-memory predictio
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from torch import nn
 
 from pstpose.data.clips import ClipSample
 from pstpose.data.posetrack import load_sequences
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.data.transforms import NO_AUGMENTATION
 from pstpose.engine.test import (
-    assemble_predictions, build_eval_dataset, load_split, run_test, select_samples, write_predictions,
+    assemble_predictions, build_eval_dataset, data_for_model, load_split, run_test, select_samples, write_predictions,
 )
 from pstpose.keypoints import JOINT_INDEX
 from pstpose.metrics.posetrack_eval import evaluate
@@ -215,3 +218,15 @@ def test_oracle_on_the_real_posetrack18_file(shared_data, tmp_path):
     assert report.metrics()["mAP"] == 100.0
     (written,) = load_sequences(tmp_path / "predictions")
     assert written.frames[0].image_id == gt[0].frames[0].image_id == 10094730000
+
+
+def test_the_tested_model_owns_the_clip_spec():
+    """``pstpose test`` cuts the clips and crops the weights were built for, whatever the config's
+    data section says; a stand-in without a config takes the data section's."""
+    from pstpose.config import DataConfig
+
+    data = DataConfig(frames_per_side=0, input_size=(256, 192))
+    model = nn.Module()
+    model.config = SimpleNamespace(frames_per_side=1, image_size=(128, 96))
+    assert data_for_model(data, model) == dataclasses.replace(data, frames_per_side=1, input_size=(128, 96))
+    assert data_for_model(data, nn.Module()) is data

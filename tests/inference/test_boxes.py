@@ -12,11 +12,11 @@ from pstpose.data.boxes import (
     load_coco_detections,
     load_mot_boxes,
     load_person_boxes,
-    posetrack_image_id,
     xywh_to_xyxy,
     xyxy_to_xywh,
 )
 from pstpose.inference.detectors import BoxFileDetector, DetectorError, GivenBoxes, make_detector
+from pstpose.posetrack_ids import posetrack_image_id
 
 
 def _write(path, data):
@@ -135,6 +135,7 @@ def test_box_detector_by_posetrack_id_and_by_name(tmp_path):
     frame_path = tmp_path / "009473_mpii_test" / "000004.jpg"
     assert det.detect(None, 4, frame_path).shape == (1, 5)  # by folder + file number
     assert det.detect(None, 4).shape == (1, 5)  # video named like the sequence: by index
+    assert det.key_for(10_004) == 10_004  # past frame 9999 there is no PoseTrack id: the index is the key
     named = _write(tmp_path / "n.json", [
         {"image_id": 5, "image_name": "images/val/seq/000001.jpg", "bbox": [0, 0, 4, 4], "score": 1.0},
     ])

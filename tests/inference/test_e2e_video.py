@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from pstpose.data.synthetic import render_sequence, write_video
+from pstpose.data.synthetic import render_sequence
 from pstpose.inference.demo import gt_boxes
 from pstpose.inference.predictor import PosePredictor
+from pstpose.media import write_video
 from pstpose.models.pstpose import PSTPose, build_model
 from pstpose.weights import DEFAULT_WEIGHTS
 

@@ -1,4 +1,4 @@
-"""Output files: native JSON, COCO results, PoseTrack18 records, overlay video."""
+"""Output files: native JSON, COCO results, PoseTrack18 records (the overlay video: tests/test_media.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from pstpose.inference.results import PoseResult
-from pstpose.inference.video import VideoWriter
 from pstpose.inference.writers import (
     CocoKeypointWriter,
     NativeJsonWriter,
+    PoseTrack18Writer,
     result_to_frame,
 )
 from pstpose.io import OutputError
@@ -102,49 +102,12 @@ def test_result_to_posetrack_frame(rng, tmp_path):
     assert video_frame.image_id == 12 and video_frame.file_name == "myclip/000012.jpg"
 
 
-# --- video --------------------------------------------------------------------------------
-
-
-def _frames(n, w, h):
-    return [np.full((h, w, 3), (30 * i) % 255, np.uint8) for i in range(n)]
-
-
-@pytest.mark.parametrize("codecs,expected", [(("libx264", "h264", "mpeg4"), "libx264"),
-                                             (("no-such-codec", "mpeg4"), "mpeg4"),
-                                             ((), "cv2-mp4v")])
-def test_video_writer_codecs_and_fallbacks(tmp_path, synth, codecs, expected):
-    path = tmp_path / "o.mp4"
-    with VideoWriter(path, fps=10, codecs=codecs) as writer:
-        for f in _frames(6, 64, 48):
-            writer.write(f)
-    assert writer.codec == expected
-    assert synth.count_video_frames(path) == 6
-    assert [p.name for p in tmp_path.iterdir()] == ["o.mp4"]
-
-
-def test_video_writer_odd_size_and_fps(tmp_path):
-    import av
-
-    path = tmp_path / "odd.mp4"
-    with VideoWriter(path, fps=12.5) as writer:
-        for f in _frames(5, 65, 47):
-            writer.write(f)
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        assert float(stream.average_rate) == pytest.approx(12.5)
-        frames = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
-    assert len(frames) == 5 and frames[0].shape == (48, 66, 3)
-
-
-def test_video_writer_no_partial_file(tmp_path):
-    path = tmp_path / "o.mp4"
-    with pytest.raises(RuntimeError):
-        with VideoWriter(path, fps=10) as writer:
-            writer.write(_frames(1, 64, 48)[0])
-            raise RuntimeError("stop")
-    assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ValueError, match="differs"):
-        with VideoWriter(path, fps=10) as writer:
-            writer.write(_frames(1, 64, 48)[0])
-            writer.write(_frames(1, 32, 48)[0])
-    assert list(tmp_path.iterdir()) == []
+def test_untracked_results_get_per_frame_ids(rng, tmp_path):
+    """track_id -1 means no tracker ran: the PoseTrack18 file gets per-frame ids, not a duplicate -1."""
+    r = _result(0, 2, rng)
+    r.track_ids = np.full(2, -1)
+    assert [p.track_id for p in result_to_frame(r, "clip").persons] == [None, None]
+    path = tmp_path / "clip.json"
+    with PoseTrack18Writer(path, "clip") as writer:
+        writer.write(r)
+    assert sorted(a["track_id"] for a in json.loads(path.read_text())["annotations"]) == [0, 1]

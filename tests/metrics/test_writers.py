@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pstpose.data.posetrack import load_sequence, load_sequences
+from pstpose.data.records import Frame, Person, Sequence
 from pstpose.keypoints import JOINT_NAMES
 from pstpose.metrics import evaluate
 from pstpose.metrics.writers import (
@@ -87,12 +88,48 @@ def test_coco_results(tmp_path, pt):
     data = json.loads(path.read_text())
     persons = [(f, p) for s in pred for f in s.frames for p in f.persons]
     assert len(data) == len(persons)
+    shared = [0] + list(range(3, 17))  # the slots whose joint COCO also has, at the same index
     for det, (frame, p) in zip(data, persons):
         kp = np.asarray(det["keypoints"]).reshape(17, 3)
         assert det["image_id"] == frame.image_id and det["category_id"] == 1
-        np.testing.assert_allclose(kp[p.present, :2], p.keypoints[p.present, :2])
-        np.testing.assert_allclose(kp[p.present, 2], p.scores[p.present])
-        assert det["score"] == pytest.approx(p.scores[p.present].mean())
+        written = [k for k in shared if p.present[k]]
+        np.testing.assert_allclose(kp[written, :2], p.keypoints[written, :2])
+        np.testing.assert_allclose(kp[written, 2], p.scores[written])
+        np.testing.assert_array_equal(kp[[1, 2]], 0)  # COCO's eyes: PoseTrack has none
+        assert det["score"] == pytest.approx(p.scores[written].mean())
+
+
+def test_coco_results_are_in_coco_joint_order(tmp_path):
+    """Bug fix: the file listed the 17 PoseTrack slots as they are, so a COCO reader took
+    head_bottom and head_top for the eyes. Slot k of this person is at (100 + k, 200 + k) with
+    score k / 100; the expectation is COCO's joint list written out by hand."""
+    person = Person(keypoints=np.array([[100.0 + k, 200.0 + k, 1.0] for k in range(17)]),
+                    present=np.ones(17, dtype=bool), scores=np.arange(17) / 100, track_id=3)
+    frame = Frame(file_name="000001_test/000000.jpg", frame_index=0, persons=[person], image_id=7)
+    path = write_coco_results(tmp_path / "coco.json", [Sequence(name="000001_test", frames=[frame], format="pt18")])
+    (det,) = json.loads(path.read_text())
+    expected = [
+        [100, 200, 0.00],  # nose
+        [0, 0, 0],  # left_eye: no PoseTrack joint (slot 1 is head_bottom)
+        [0, 0, 0],  # right_eye: no PoseTrack joint (slot 2 is head_top)
+        [103, 203, 0.03],  # left_ear
+        [104, 204, 0.04],  # right_ear
+        [105, 205, 0.05],  # left_shoulder
+        [106, 206, 0.06],  # right_shoulder
+        [107, 207, 0.07],  # left_elbow
+        [108, 208, 0.08],  # right_elbow
+        [109, 209, 0.09],  # left_wrist
+        [110, 210, 0.10],  # right_wrist
+        [111, 211, 0.11],  # left_hip
+        [112, 212, 0.12],  # right_hip
+        [113, 213, 0.13],  # left_knee
+        [114, 214, 0.14],  # right_knee
+        [115, 215, 0.15],  # left_ankle
+        [116, 216, 0.16],  # right_ankle
+    ]
+    np.testing.assert_allclose(np.reshape(det["keypoints"], (17, 3)), expected)
+    assert (det["image_id"], det["track_id"]) == (7, 3)
+    assert det["score"] == pytest.approx(np.mean([0.0] + [k / 100 for k in range(3, 17)]))
 
 
 def test_real_fixture_written_as_predictions_scores_100(tmp_path, shared_data):

@@ -30,8 +30,7 @@ def saved(tmp_path_factory):
     base = tmp_path_factory.mktemp("loading")
     model = randomize_(build_model("tiny", **SMALL), seed=3).eval()
     model.save_pretrained(base / "pretrained")
-    experiment = ExperimentConfig()
-    experiment.model = model.config
+    experiment = ExperimentConfig(model=model.config)
     save_training_state(base / "best.pt", {"model": model.state_dict(), "config": to_dict(experiment), "epoch": 2})
     shutil.copyfile(base / "best.pt", base / "best.pth")
     return model, base
@@ -85,8 +84,7 @@ def test_bad_paths_are_named(saved, tmp_path):
 
 def test_a_training_state_whose_weights_do_not_match_its_config(saved, tmp_path):
     model, _ = saved
-    experiment = ExperimentConfig()
-    experiment.model = model.config
+    experiment = ExperimentConfig(model=model.config)
     state = dict(model.state_dict())
     state["head.final_layer.bias"] = torch.zeros(5)
     save_training_state(tmp_path / "last.pt", {"model": state, "config": to_dict(experiment)})

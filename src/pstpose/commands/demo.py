@@ -20,28 +20,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=384, help="frame width (even)")
     parser.add_argument("--detector", default="gt", choices=("gt", "hog"),
                         help="person boxes: gt = the clip's ground-truth boxes (default), hog = OpenCV's detector")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
+    parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pstpose.cli import CLIError, check_device
+    from pstpose.cli import CLIError
+    from pstpose.commands import device_from_option
     from pstpose.inference.demo import run_demo, summary_lines, validate
     from pstpose.io import ensure_writable_dir
     from pstpose.models.loading import load_model
     from pstpose.weights import NoDefaultWeightsError
 
     validate(args.frames, args.height, args.width, args.detector)
-    check_device(args.device)
+    device = device_from_option(args.device)
     out = Path(args.out)
     ensure_writable_dir(out)
     try:  # before rendering: missing weights fail fast
-        model = load_model(args.weights, args.device)
+        model = load_model(args.weights, device)
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
     report = run_demo(
         model, out, frames=args.frames, seed=args.seed, height=args.height, width=args.width,
-        detector=args.detector, device=args.device, progress=not args.no_progress,
+        detector=args.detector, device=device, progress=not args.no_progress,
     )
     for line in report.evaluation.warnings:
         print(line, file=sys.stderr)

@@ -2,7 +2,7 @@
 
 Thin: argument parsing, output paths and progress live here; the pipeline is
 ``pstpose.inference.predictor.PosePredictor`` and the files come from ``pstpose.inference.writers``
-and ``pstpose.inference.video``.
+and ``pstpose.media``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pstpose.cli import CLIError, check_device
+from pstpose.cli import CLIError
 from pstpose.inference.outputs import JSON_FORMATS
 from pstpose.io import ensure_writable_dir
 from pstpose.models.loading import load_model
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-video", action="store_true", help="write <name>.overlay.mp4")
     parser.add_argument("--save-json", action="store_true", help="write predictions (default when nothing is asked)")
     parser.add_argument("--format", choices=JSON_FORMATS, default="native", help="prediction file format")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
+    parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--batch-size", type=int, default=4, help="keyframes per model call (all their persons)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crops")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="hide joints under this score in the overlay")
@@ -66,29 +66,24 @@ def output_spec(args: argparse.Namespace) -> OutputSpec:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pstpose.commands import device_from_option
     from pstpose.inference.detectors import BoxFileDetector, make_detector
-    from pstpose.inference.predictor import PosePredictor, model_frames_per_side
+    from pstpose.inference.predictor import PosePredictor
     from pstpose.inference.sources import open_source
 
     _validate(args)
     spec = output_spec(args)
     source = open_source(args.source, fps=args.fps)
-    check_device(args.device)
+    device = device_from_option(args.device)
     for folder in sorted({p.parent for p in spec.paths(source.name).values()}):
         ensure_writable_dir(folder)  # before the model and the detector load
-    detector = make_detector(args.detector, device=args.device, score_threshold=args.det_thr)
+    detector = make_detector(args.detector, device=device, score_threshold=args.det_thr)
     try:
-        model = load_model(args.weights, args.device)
+        model = load_model(args.weights, device)
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
-    native_xi = model_frames_per_side(model)
-    if args.frames_per_side is not None and native_xi is not None and args.frames_per_side != native_xi:
-        raise ValueError(
-            f"--frames-per-side {args.frames_per_side}: the model was built for ξ={native_xi} "
-            f"(clips of {2 * native_xi + 1} frames); use weights trained with ξ={args.frames_per_side}"
-        )
     predictor = PosePredictor(
-        model, detector, device=args.device, batch_size=args.batch_size, flip=args.flip,
+        model, detector, device=device, batch_size=args.batch_size, flip=args.flip,
         detect_every=args.detect_every, frames_per_side=args.frames_per_side, score_by_box=args.score_by_box,
         keep_images=False,
     )

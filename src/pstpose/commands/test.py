@@ -39,19 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="data loader workers (default: data.workers)")
     parser.add_argument("--max-samples", type=int, default=None,
                         help="run a spread subset of whole frames with at most this many persons (quick checks)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
-
-
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available here (use --device cpu)")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ValueError(f"--device {name}: use auto, cpu, cuda or cuda:N")
-    return name
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N or mps")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -67,6 +55,7 @@ def _validate(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
+    from pstpose.commands import device_from_option
     from pstpose.config import load_experiment
     from pstpose.engine.test import load_split, run_test
     from pstpose.io import OutputError
@@ -75,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     _validate(args)
     cfg = load_experiment(args.config, args.overrides)
     boxes = args.boxes or cfg.data.detection_file or "gt"
-    device = _device(args.device)
+    device = device_from_option(args.device)
     split = args.split or cfg.data.val_split
     _, gt = load_split(cfg.data, split)  # before the (possibly slow) model load
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from pstpose.config.base import ConfigError
@@ -12,16 +13,22 @@ DATA_FORMATS = ("auto", "pt17", "pt18", "pt21")
 
 @dataclass
 class DataConfig:
-    """Clip sampling, augmentation, targets and loading for PoseTrack-style data (docs/data.md)."""
+    """Clip sampling, augmentation, targets and loading for PoseTrack-style data (docs/data.md).
+
+    ``frames_per_side`` and ``input_size`` are the clip spec of the model the data is cut for;
+    the model's config owns them. In an experiment they are filled from ``model.frames_per_side``
+    and ``model.image_size`` (``ExperimentConfig``), and ``pstpose test`` takes them from the
+    weights it tests; set them here only when using the data pipeline on its own.
+    """
 
     root: str = ""  # dataset root; Frame.file_name is relative to it
     format: str = "auto"  # "auto" (each Sequence's own format) | "pt17" | "pt18" | "pt21"
     train_split: str = "train"
     val_split: str = "val"
     # clip: frames t - dilation*xi .. t + dilation*xi, replicated at the video's ends
-    frames_per_side: int = 1
+    frames_per_side: int = 1  # xi; the model's (see the class docstring)
     dilation: int = 1
-    input_size: tuple[int, int] = (256, 192)  # (height, width) of a crop
+    input_size: tuple[int, int] = (256, 192)  # (height, width) of a crop; the model's image_size
     heatmap_size: tuple[int, int] = (64, 48)  # (height, width); input_size / 4
     sigma: float = 2.0  # Gaussian target std, in heatmap pixels
     box_enlarge: float = 1.25  # person box -> crop, after padding to the crop's aspect
@@ -73,6 +80,13 @@ class DataConfig:
         need(self.cache_frames >= 0, "cache_frames", "must be >= 0")
         need(self.workers >= 0, "workers", "must be >= 0")
         need(0.0 <= self.box_score_threshold <= 1.0, "box_score_threshold", "must be in [0, 1]")
+
+    def with_clip_spec(self, frames_per_side: int, input_size: tuple[int, int]) -> DataConfig:
+        """This config cutting the clips a model with ``frames_per_side`` and ``image_size`` =
+        ``input_size`` takes (itself when it already does)."""
+        if self.frames_per_side == frames_per_side and tuple(self.input_size) == tuple(input_size):
+            return self
+        return dataclasses.replace(self, frames_per_side=int(frames_per_side), input_size=tuple(input_size))
 
     @property
     def num_frames(self) -> int:

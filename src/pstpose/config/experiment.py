@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pstpose.config.base import ConfigError, from_dict, load_yaml, merge_dict, parse_override
 from pstpose.config.data import DataConfig
 from pstpose.config.model import ModelConfig, model_config_from_dict
+from pstpose.devices import parse_device
 
 
 
@@ -31,7 +33,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 disables clipping
     accumulation: int = 1  # micro-batches per optimiser step
     amp: str = "none"  # "none" | "bf16" (CPU and CUDA) | "fp16" (CUDA only, with a GradScaler)
-    device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda"
+    device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:N" | "mps" (pstpose.devices)
     seed: int = 0
     deterministic: bool = False  # deterministic kernels; slower, needed for bit-exact reruns
     workers: int = 4  # DataLoader worker processes per training process
@@ -51,18 +53,25 @@ class TrainConfig:
 class ExperimentConfig:
     """One training experiment: the model, the data and the recipe.
 
-    The loader's worker count and the augmentation seed come from ``train.workers`` and
-    ``train.seed`` (one place each); ``data.workers``/``data.seed`` are for the dataset used on
-    its own.
+    The clip spec is the model's: ``data.frames_per_side`` and ``data.input_size`` are always
+    ``model.frames_per_side`` and ``model.image_size`` (filled in here, so the two sections
+    cannot disagree). The loader's worker count and the augmentation seed come from
+    ``train.workers`` and ``train.seed`` (one place each); ``data.workers``/``data.seed`` are for
+    the dataset used on its own.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        self.data = self.data.with_clip_spec(self.model.frames_per_side, self.model.image_size)
+
 
 SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 _EXPERIMENT_SECTIONS = ("model", "data", "train")
+# (data key, model key): the data section's clip spec and the model field that owns each value.
+CLIP_SPEC_FIELDS: tuple[tuple[str, str], ...] = (("frames_per_side", "frames_per_side"), ("input_size", "image_size"))
 
 
 def shipped_configs() -> dict[str, Path]:
@@ -117,8 +126,31 @@ def experiment_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()
     model = model_config_from_dict(data["model"])
     train = from_dict(TrainConfig, data["train"], prefix="train")
     check_train_config(train)
-    data_cfg = from_dict(DataConfig, data["data"], prefix="data")
+    data_cfg = from_dict(DataConfig, data_section_for_model(data["data"], model), prefix="data")
     return ExperimentConfig(model=model, data=data_cfg, train=train)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def data_section_for_model(section: dict, model: ModelConfig) -> dict:
+    """The raw data section with its clip spec taken from ``model`` (see ``CLIP_SPEC_FIELDS``).
+
+    A data section may repeat the model's value (older files do); a different value is a
+    ConfigError naming both fields, because one of them would be silently ignored.
+    """
+    out = dict(section)
+    for data_key, model_key in CLIP_SPEC_FIELDS:
+        owned = _plain(getattr(model, model_key))
+        if data_key in section and _plain(section[data_key]) != owned:
+            raise ConfigError(
+                f"data.{data_key}={_plain(section[data_key])!r} conflicts with model.{model_key}={owned!r}: "
+                f"the model section owns the clip length and crop size and the data section takes them "
+                f"from it; remove data.{data_key} (or change model.{model_key})"
+            )
+        out[data_key] = owned
+    return out
 
 
 def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
@@ -141,8 +173,10 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"train.optimizer: only 'adamw' is implemented, got {cfg.optimizer!r}")
     if cfg.amp not in AMP_MODES:
         raise ConfigError(f"train.amp: expected one of {list(AMP_MODES)}, got {cfg.amp!r}")
-    if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
-        raise ConfigError(f"train.device: expected auto, cpu or cuda, got {cfg.device!r}")
+    try:
+        parse_device(cfg.device)  # the spelling only: the config may be for another machine
+    except ValueError as exc:
+        raise ConfigError(f"train.device: {exc}") from None
     positive = {"lr": cfg.lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                 "accumulation": cfg.accumulation, "log_every": cfg.log_every}
     for key, value in positive.items():

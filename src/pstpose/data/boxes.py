@@ -188,8 +188,3 @@ def load_person_boxes(path: str | Path, score_threshold: float = DEFAULT_SCORE_T
     if path.suffix.lower() == ".json":
         return load_coco_detections(path, score_threshold)
     return load_mot_boxes(path, score_threshold)
-
-
-def posetrack_image_id(video_id: int, frame_index: int) -> int:
-    """PoseTrack18/21 image id of a frame: ``1`` + 6-digit video id + 4-digit frame index."""
-    return 10_000_000_000 + int(video_id) * 10_000 + int(frame_index)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from pstpose import preprocess
 from pstpose.codec import heatmap_points_to_image, make_targets
@@ -162,26 +162,3 @@ def prediction_to_person(
     keypoints = np.concatenate([xy.reshape(NUM_JOINTS, 2), np.ones((NUM_JOINTS, 1))], axis=1)
     return Person(keypoints=keypoints, present=np.ones(NUM_JOINTS, bool), track_id=sample.track_id,
                   scores=scores, bbox=np.asarray(sample.box, dtype=np.float64).copy(), score=float(sample.box_score))
-
-
-def build_loader(
-    dataset: PoseTrackClipDataset,
-    batch_size: int,
-    shuffle: bool = False,
-    workers: int | None = None,
-    drop_last: bool = False,
-    sampler=None,
-    generator: torch.Generator | None = None,
-) -> DataLoader:
-    """A DataLoader with the pipeline's worker settings (``config.workers`` unless given).
-
-    No worker_init touches OpenCV's thread count: ``cv2.setNumThreads`` in a forked worker,
-    after the parent used OpenCV's thread pool, blocks forever (docs/data.md). torch already
-    runs each worker with one intra-op thread.
-    """
-    workers = dataset.config.workers if workers is None else workers
-    return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False, sampler=sampler,
-        num_workers=workers, drop_last=drop_last,
-        persistent_workers=False, pin_memory=torch.cuda.is_available(), generator=generator,
-    )

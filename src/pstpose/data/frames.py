@@ -1,4 +1,4 @@
-"""Frame files: neighbour path naming, decoding with OpenCV, and a per-worker LRU cache.
+"""Frame files: neighbour path naming and a per-worker LRU cache of decoded RGB frames.
 
 PoseTrack names every frame of a video by its number: PoseTrack18/21 as ``%06d`` counting from
 0 (``000000.jpg``), PoseTrack17 as ``%08d`` counting from 1 (``00000001.jpg``). Annotation files
@@ -14,6 +14,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from pstpose.media import ImageFileError, read_image
 
 # format -> (digit width, number of frame index 0)
 FRAME_NAMING: dict[str, tuple[int, int]] = {"pt17": (8, 1), "pt18": (6, 0), "pt21": (6, 0)}
@@ -60,19 +62,6 @@ def neighbour_file_name(file_name: str, frame_index: int, target_index: int, fmt
     return file_name[: len(file_name) - len(path.name)] + name
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Decode an image file to an (H, W, 3) uint8 RGB array; FrameFileError when it cannot."""
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise FrameFileError(f"{path}: frame image not found")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FrameFileError(f"{path}: cannot decode frame image (not an image OpenCV can read)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 class FrameCache:
     """Least-recently-used cache of decoded RGB frames, keyed by path.
 
@@ -101,7 +90,10 @@ class FrameCache:
             self.hits += 1
             return frame
         self.misses += 1
-        frame = read_rgb(key)
+        try:
+            frame = read_image(key, "rgb")  # the model's colour order
+        except ImageFileError as exc:
+            raise FrameFileError(str(exc)) from None
         frame.setflags(write=False)
         if self.capacity > 0:
             self._frames[key] = frame

@@ -30,7 +30,7 @@ from pstpose.engine.training_state import seed_everything
 
 def _data_root(data: DataConfig) -> Path:
     if not data.root:
-        raise ConfigError("data.root is required (set it in the config or with --set data.root=...)")
+        raise ConfigError("data.root is required: the dataset root, which holds the images and the annotation folders")
     return Path(data.root)
 
 
@@ -49,17 +49,6 @@ def annotation_dir(data: DataConfig, split: str) -> Path:
     )
 
 
-def check_data_matches_model(cfg: ExperimentConfig) -> None:
-    """The clip length and crop size are stated in both sections; they must agree."""
-    data, model = cfg.data, cfg.model
-    if data.frames_per_side != model.frames_per_side:
-        raise ConfigError(f"data.frames_per_side={data.frames_per_side} but model.frames_per_side="
-                          f"{model.frames_per_side}; the clips must have the length the model expects")
-    if tuple(data.input_size) != tuple(model.image_size):
-        raise ConfigError(f"data.input_size={list(data.input_size)} but model.image_size="
-                          f"{list(model.image_size)}")
-
-
 def build_model_from_experiment(cfg: ExperimentConfig, load_init_weights: bool = True) -> nn.Module:
     from pstpose.engine.init_weights import load_init_weights as initialise
     from pstpose.models.pstpose import build_model
@@ -75,8 +64,8 @@ def build_train_dataset(cfg: ExperimentConfig) -> Dataset:
     from pstpose.data.dataset import PoseTrackClipDataset
     from pstpose.data.posetrack import load_sequences
 
-    check_data_matches_model(cfg)
-    # One source of truth for the seed and the worker count: the training section.
+    # One source of truth for the seed and the worker count: the training section (and for the
+    # clip length and crop size: the model section, which ExperimentConfig copies into cfg.data).
     data = dataclasses.replace(cfg.data, seed=cfg.train.seed, workers=cfg.train.workers)
     sequences = load_sequences(annotation_dir(data, data.train_split), format=data.format)
     return PoseTrackClipDataset(sequences, _data_root(data), data, train=True)
@@ -92,7 +81,6 @@ def build_from_experiment(cfg: ExperimentConfig, *, resume: bool = False, val_fn
     """
     dist = dist if dist is not None else setup_distributed(cfg.train.device)
     check_amp(cfg.train.amp, dist.device)  # fail before the (slow) model and dataset builds
-    check_data_matches_model(cfg)
     seed_everything(cfg.train.seed)
     model = build_model_from_experiment(cfg, load_init_weights=not resume)
     dataset = build_train_dataset(cfg)

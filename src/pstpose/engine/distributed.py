@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from pstpose.devices import resolve_device
 
 PROCESS_GROUP_TIMEOUT = timedelta(minutes=60)
 
@@ -36,17 +37,12 @@ class DistContext:
         return self.world_size > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> a device; asking for CUDA without one is an error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"train.device is {name!r} but this torch build/machine has no CUDA device")
-        return torch.device(name if ":" in name else f"cuda:{local_rank}")
-    if name != "cpu":
-        raise ValueError(f"train.device: unknown device {name!r}")
-    return torch.device("cpu")
+def _train_device(name: str, local_rank: int) -> torch.device:
+    """``train.device`` on this process (``pstpose.devices``); errors name the field."""
+    try:
+        return resolve_device(name, local_rank)
+    except ValueError as exc:
+        raise ValueError(f"train.device: {exc}") from None
 
 
 def _env_int(name: str, default: int) -> int:
@@ -67,14 +63,14 @@ def setup_distributed(device: str = "auto") -> DistContext:
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
         local_rank = _env_int("LOCAL_RANK", rank)
-        dev = resolve_device(device, local_rank)
+        dev = _train_device(device, local_rank)
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         return DistContext(rank, world, local_rank, dev)
     world = _env_int("WORLD_SIZE", 1)
     rank = _env_int("RANK", 0)
     local_rank = _env_int("LOCAL_RANK", 0)
-    dev = resolve_device(device, local_rank)
+    dev = _train_device(device, local_rank)
     if world <= 1:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)

@@ -1,7 +1,13 @@
-"""The training DataLoader: one sampler for 1 and N processes, shuffles reproducible per epoch.
+"""The package's one DataLoader builder (``build_loader``) and the training loader built on it.
 
-Every process uses a ``DistributedSampler`` (with one replica when not distributed), whose
-shuffle is seeded by ``seed + epoch``; the loader's own generator, which seeds the worker
+``build_loader`` is used by training (through ``EpochLoader``) and by ``pstpose test`` /
+validation, so both batch items the same way (``collate_clips``) with the same worker settings.
+No ``worker_init_fn`` touches OpenCV's thread count: ``cv2.setNumThreads`` in a forked worker,
+after the parent used OpenCV's thread pool, blocks forever (seen with gdb; docs/data.md). torch
+already runs each worker with one intra-op thread.
+
+Training: every process uses a ``DistributedSampler`` (with one replica when not distributed),
+whose shuffle is seeded by ``seed + epoch``; the loader's own generator, which seeds the worker
 processes' Python/NumPy/torch generators, is re-seeded at each epoch from (seed, epoch, rank).
 So the order and the augmentation draws of an epoch depend only on the seed and the epoch
 number, which is what makes ``--resume`` reproduce an uninterrupted run.
@@ -13,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
 TENSOR_KEYS = ("clip", "target", "target_weight")
 
@@ -48,13 +54,33 @@ def _collate_meta(values: list) -> Any:
         return values
 
 
-def worker_init(worker_id: int) -> None:
-    """One torch thread per loader worker: the workers are the parallelism.
+def build_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    workers: int | None = None,
+    shuffle: bool = False,
+    sampler: Sampler | None = None,
+    generator: torch.Generator | None = None,
+    pin_memory: bool | None = None,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader of clip items batched by ``collate_clips``.
 
-    OpenCV's thread count is deliberately left alone: ``cv2.setNumThreads`` in a forked worker
-    deadlocks once the parent has started OpenCV's pool (seen with gdb).
+    ``workers`` defaults to ``dataset.config.workers`` (the data pipeline's setting);
+    ``pin_memory`` to whether CUDA is available. A ``sampler`` replaces ``shuffle``. Workers
+    are started per iteration (not persistent), so a dataset's ``set_epoch`` reaches them.
     """
-    torch.set_num_threads(1)
+    if workers is None:
+        config = getattr(dataset, "config", None)
+        if config is None:
+            raise ValueError(f"{type(dataset).__name__} has no config to take the worker count from; pass workers")
+        workers = config.workers
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False, sampler=sampler,
+        num_workers=workers, collate_fn=collate_clips, drop_last=drop_last, persistent_workers=False,
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory, generator=generator,
+    )
 
 
 def loader_seed(seed: int, epoch: int, rank: int) -> int:
@@ -73,12 +99,8 @@ class EpochLoader:
         self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
                                           seed=seed, drop_last=False)
         self.generator = torch.Generator()
-        self.loader = DataLoader(
-            dataset, batch_size=batch_size, sampler=self.sampler, num_workers=workers,
-            collate_fn=collate_clips, pin_memory=pin_memory, drop_last=False,
-            generator=self.generator, persistent_workers=False,
-            worker_init_fn=worker_init if workers > 0 else None,
-        )
+        self.loader = build_loader(dataset, batch_size, workers=workers, sampler=self.sampler,
+                                   generator=self.generator, pin_memory=pin_memory)
         self.dataset = dataset
 
     def __len__(self) -> int:

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import Subset
 
 from pstpose.codec import DECODE_METHODS, decode_heatmaps, heatmap_stride
-from pstpose.config import ConfigError, DataConfig, to_dict
+from pstpose.config import DataConfig, to_dict
 from pstpose.data.clips import ClipSample
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.engine.build import annotation_dir
@@ -178,19 +178,16 @@ def select_samples(samples: list[ClipSample], max_samples: int | None) -> list[i
 # --- model → persons ----------------------------------------------------------------------------
 
 
-def check_model_matches_data(model: nn.Module, data: DataConfig) -> None:
-    """A PSTPose (anything with a ``config``) must take the clips and crops the data makes."""
+def data_for_model(data: DataConfig, model: nn.Module) -> DataConfig:
+    """``data`` cutting the clips and crops ``model`` takes: a PSTPose's config (anything with
+    ``frames_per_side`` and ``image_size``) owns the clip length and crop size. A model without
+    one (a stand-in) takes ``data``'s."""
     config = getattr(model, "config", None)
-    if config is None:
-        return
-    fps = getattr(config, "frames_per_side", None)
-    size = getattr(config, "image_size", None)
-    if fps is not None and fps != data.frames_per_side:
-        raise ConfigError(f"the model takes {2 * fps + 1}-frame clips (frames_per_side={fps}) but "
-                          f"data.frames_per_side={data.frames_per_side}; set --set data.frames_per_side={fps}")
-    if size is not None and tuple(size) != tuple(data.input_size):
-        raise ConfigError(f"the model takes {list(size)} crops but data.input_size={list(data.input_size)}; "
-                          f"set --set data.input_size=[{size[0]},{size[1]}]")
+    frames_per_side = getattr(config, "frames_per_side", None)
+    image_size = getattr(config, "image_size", None)
+    if frames_per_side is None or image_size is None:
+        return data
+    return data.with_clip_spec(frames_per_side, image_size)
 
 
 def predict_samples(
@@ -208,7 +205,8 @@ def predict_samples(
 
     Joint scores are the heatmap peaks; the persons keep the sample's box and box score.
     """
-    from pstpose.data.dataset import build_loader, prediction_to_person
+    from pstpose.data.dataset import prediction_to_person
+    from pstpose.engine.loader import build_loader
 
     if decode not in DECODE_METHODS:
         raise ValueError(f"unknown decoding method {decode!r}; choose one of {list(DECODE_METHODS)}")
@@ -318,12 +316,13 @@ def run_test(
     ``out_dir/predictions`` and everything to ``out_dir/results.json`` (atomically).
     ``max_samples`` runs a spread subset of whole frames and scores those frames only.
     ``sequences`` (the split's GT, if already read) saves reading the annotation files again.
+    The clips and crops are the ones the model takes (``data_for_model``), whatever ``data`` says.
     """
     from pstpose.metrics.posetrack_eval import evaluate
 
     start = time.perf_counter()
     split = split or data.val_split
-    check_model_matches_data(model, data)
+    data = data_for_model(data, model)
     if decode not in DECODE_METHODS:
         raise ValueError(f"unknown decoding method {decode!r}; choose one of {list(DECODE_METHODS)}")
     folder = annotation_dir(data, split)

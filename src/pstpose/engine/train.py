@@ -42,6 +42,7 @@ from pstpose.engine.precision import Determinism, autocast, check_amp, make_grad
 from pstpose.engine.schedule import MultiStepWarmupSchedule
 from pstpose.io import atomic_open, ensure_writable_dir
 
+# The validation hook: val_fn(model, epoch) -> {metric: value}; pstpose.engine.validation makes the real one.
 ValFn = Callable[[nn.Module, int], dict]
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl")

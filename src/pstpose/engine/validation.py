@@ -8,13 +8,10 @@ only has to rank epochs), and at most ``train.val_max_samples`` persons when set
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 
 from pstpose.config import ExperimentConfig
-
-ValFn = Callable[[nn.Module, int], dict]
+from pstpose.engine.train import ValFn
 
 
 def make_val_fn(
@@ -31,11 +28,9 @@ def make_val_fn(
     a caller can skip validation with a note. The annotations are read here, once; the frames
     are checked and read at the first call.
     """
-    from pstpose.engine.build import check_data_matches_model
     from pstpose.engine.test import load_split, run_test
 
-    check_data_matches_model(cfg)
-    data = cfg.data
+    data = cfg.data  # its clip spec is cfg.model's (ExperimentConfig)
     _, sequences = load_split(data, data.val_split)
     max_samples = cfg.train.val_max_samples if max_samples is None else max_samples
     flip = cfg.train.val_flip if flip is None else flip

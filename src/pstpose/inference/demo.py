@@ -103,10 +103,12 @@ def run_demo(
     ``out`` must exist and be writable (the command checks it first). Every file is written
     atomically, so an interruption leaves no partial file.
     """
-    from pstpose.data.synthetic import render_sequence, write_video
-    from pstpose.data.synthetic.writer import sequence_json, write_json_file
+    from pstpose.data.synthetic import render_sequence
+    from pstpose.data.synthetic.writer import sequence_json
     from pstpose.inference.detectors import GivenBoxes, make_detector
     from pstpose.inference.predictor import PosePredictor
+    from pstpose.io import write_json
+    from pstpose.media import write_video
     from pstpose.metrics import evaluate
 
     validate(frames, height, width, detector)
@@ -117,7 +119,7 @@ def run_demo(
     clip = render_sequence(seed=seed, frames=frames, height=height, width=width, preset=SYNTH_PRESET)
     write_video(files.video, clip.frames, fps=clip.fps)
     gt = sequence_json(VIDEO_NUMBER, "val", clip.persons, width, height, LABEL_EVERY)
-    write_json_file(files.gt_dir / f"{SEQUENCE_NAME}.json", gt)
+    write_json(files.gt_dir / f"{SEQUENCE_NAME}.json", gt)
     boxes = gt_boxes(clip.persons)
     del clip  # the predictor reads the mp4 like any user video
     seconds["render"] = time.perf_counter() - start

@@ -13,7 +13,6 @@ Rows are ``[x1, y1, x2, y2, score]`` in image pixels, scores in [0, 1]. Implemen
 from __future__ import annotations
 
 import math
-import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from pstpose.data.boxes import (
     PersonBoxes,
     empty_boxes,
     load_person_boxes,
-    posetrack_image_id,
 )
+from pstpose.posetrack_ids import leading_video_id, posetrack_image_id
 
 
 class DetectorError(ValueError):
@@ -122,8 +121,8 @@ class BoxFileDetector(Detector):
         self._posetrack_ids = bool(keys) and min(keys) >= posetrack_image_id(0, 0)
 
     def bind(self, source) -> None:
-        match = re.match(r"(\d{6})", getattr(source, "name", "") or "")
-        self._video_id = int(match.group(1)) if match else None
+        video_id = leading_video_id(getattr(source, "name", "") or "")
+        self._video_id = int(video_id) if video_id is not None else None
 
     def key_for(self, frame_index: int, file_name: Path | None = None) -> int:
         if self.boxes.kind == "mot":
@@ -135,11 +134,14 @@ class BoxFileDetector(Detector):
         if self._posetrack_ids:
             video_id = self._video_id
             if file_name is not None:
-                folder = re.match(r"(\d{6})", Path(file_name).parent.name)
-                video_id = int(folder.group(1)) if folder else video_id
+                folder = leading_video_id(Path(file_name).parent.name)
+                video_id = int(folder) if folder is not None else video_id
             if video_id is not None:
                 stem = Path(file_name).stem if file_name is not None else ""
-                return posetrack_image_id(video_id, int(stem) if stem.isdigit() else frame_index)
+                try:
+                    return posetrack_image_id(video_id, int(stem) if stem.isdigit() else frame_index)
+                except ValueError:  # a frame number beyond 9999 has no PoseTrack id to look up
+                    return frame_index
         return frame_index
 
     def detect(self, image_bgr: np.ndarray, frame_index: int, file_name: Path | None = None) -> np.ndarray:

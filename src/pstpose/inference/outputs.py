@@ -89,7 +89,7 @@ def open_writers(
     sequence_name: str,
 ) -> list[ResultWriter]:
     """One entered writer per path of ``spec.paths``; they close (and land atomically) with ``stack``."""
-    from pstpose.inference.video import VideoWriter
+    from pstpose.media import VideoWriter
     from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
 
     writers: list[ResultWriter] = []

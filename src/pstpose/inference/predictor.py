@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,8 +47,29 @@ def model_input_size(model) -> tuple[int, int]:
 
 
 def model_frames_per_side(model) -> int | None:
+    """ξ of the clips ``model`` takes, from its config (the owner of the clip spec); None for a
+    model without one (a stand-in)."""
     config = getattr(model, "config", None)
     return getattr(config, "frames_per_side", None)
+
+
+def clip_frames_per_side(model: Any, frames_per_side: int | None = None) -> int:
+    """ξ to cut clips with: the model's own; ``frames_per_side`` is for a model without a config.
+
+    Asking a model for clips of another length than it was built for is a ValueError (the
+    model would fail on its first batch, or, without a shape check, mix up its frames).
+    """
+    native = model_frames_per_side(model)
+    if native is None:
+        if frames_per_side is None:
+            raise ValueError("the model has no config.frames_per_side; pass frames_per_side")
+        return int(frames_per_side)
+    if frames_per_side is not None and frames_per_side != native:
+        raise ValueError(
+            f"frames_per_side={frames_per_side}: the model was built for ξ={native} "
+            f"(clips of {2 * native + 1} frames); use weights trained with ξ={frames_per_side}"
+        )
+    return int(native)
 
 
 def _to_model_input(model, chunk: np.ndarray, device):
@@ -167,7 +188,8 @@ class PosePredictor:
         packaged default weights).
     detector: a ``Detector``, a spec string (``"hog"``, ``"boxes:FILE"``, ``"torchvision"``), or a
         mapping frame index → boxes (wrapped in ``GivenBoxes``).
-    frames_per_side: ξ; defaults to ``model.config.frames_per_side``.
+    frames_per_side: ξ, for a model without a config; a PSTPose's own ξ is used (another value
+        is refused, see ``clip_frames_per_side``).
     score_by_box: multiply joint scores by the box score.
     keep_images: results keep their BGR frame (needed by ``PoseResult.plot``).
     """
@@ -205,10 +227,7 @@ class PosePredictor:
         elif isinstance(detector, dict) or (callable(detector) and not isinstance(detector, Detector)):
             detector = GivenBoxes(detector)
         self.detector: Detector = detector
-        xi = frames_per_side if frames_per_side is not None else model_frames_per_side(model)
-        if xi is None:
-            raise ValueError("the model has no config.frames_per_side; pass frames_per_side")
-        self.frames_per_side = int(xi)
+        self.frames_per_side = clip_frames_per_side(model, frames_per_side)
         self.input_size = model_input_size(model)
         self.batch_size = batch_size
         self.flip = flip

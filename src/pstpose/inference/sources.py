@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pstpose.media import ImageFileError, read_image
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 DEFAULT_IMAGE_FPS = 25.0  # frame folders carry no rate; PoseTrack videos are ~25-30 fps
 
@@ -67,30 +69,13 @@ def natural_key(text: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def _to_bgr(image: np.ndarray) -> np.ndarray:
-    import cv2
-
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read one image file as BGR uint8; SourceError naming the file when it cannot be decoded."""
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: no such image file")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise SourceError(f"{path}: not a readable image (corrupt or unsupported format)")
-    if image.dtype != np.uint8:  # 16-bit PNG/TIFF
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
-    return _to_bgr(image)
+def read_source_image(path: str | Path) -> np.ndarray:
+    """One image of an image source as BGR uint8 (``pstpose.media.read_image``); SourceError
+    naming the file when it is missing or cannot be decoded."""
+    try:
+        return read_image(path, "bgr")  # the order every source yields
+    except ImageFileError as exc:
+        raise SourceError(str(exc)) from None
 
 
 class ImageSequenceSource(FrameSource):
@@ -106,7 +91,7 @@ class ImageSequenceSource(FrameSource):
         self.fps = float(fps)
         self.num_frames = len(files)
         self._name = name
-        first = read_image(files[0])
+        first = read_source_image(files[0])
         self.height, self.width = first.shape[:2]
 
     @property
@@ -115,7 +100,7 @@ class ImageSequenceSource(FrameSource):
 
     def __iter__(self) -> Iterator[SourceFrame]:
         for index, file in enumerate(self.files):
-            image = read_image(file)
+            image = read_source_image(file)
             self._check_size(image, str(file))
             yield SourceFrame(index, image, file)
 

@@ -1,62 +1,33 @@
 """Prediction files: the native per-video JSON, COCO keypoint results, PoseTrack18.
 
-The JSON writers stream: each frame is serialised as it arrives into a temporary file that is
-renamed onto the target only when the writer closes without error. Memory stays flat and a
-failed run leaves no partial file. The native schema is documented in docs/inference.md.
+The native JSON and the COCO results stream: each frame is serialised as it arrives into a
+temporary file that is renamed onto the target only when the writer closes without error
+(``pstpose.io.JsonStream``). Memory stays flat and a failed run leaves no partial file. The
+native schema is documented in docs/inference.md. The COCO and PoseTrack18 layouts belong to
+the evaluation package (``pstpose.metrics.writers``); the writers here only turn each
+``PoseResult`` into its records.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 
-from pstpose.data.boxes import posetrack_image_id
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.inference.results import PoseResult
-from pstpose.io import atomic_open
-from pstpose.keypoints import COCO_JOINT_NAMES, DRAW_SKELETON, JOINT_NAMES, NUM_JOINTS, SLOTS_SHARED_WITH_COCO
+from pstpose.io import JsonStream
+from pstpose.keypoints import DRAW_SKELETON, JOINT_NAMES, NUM_JOINTS, SLOTS_SHARED_WITH_COCO
+from pstpose.metrics.writers import CocoResultsWriter, write_posetrack18
+from pstpose.posetrack_ids import leading_video_id, posetrack_image_id
 
 NATIVE_FORMAT = "pstpose-video-poses"
 NATIVE_VERSION = 1
 
 
-class _StreamingJson:
-    """Base: a JSON document written piece by piece into an atomic temporary file."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._stack = contextlib.ExitStack()
-        self._fh = None
-        self._first_item = True
-
-    def __enter__(self):
-        self._fh = self._stack.enter_context(atomic_open(self.path, "w"))
-        self._begin()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self._end()
-        finally:
-            self._stack.__exit__(exc_type, exc, tb)
-
-    def _item(self, obj) -> None:
-        self._fh.write(("\n" if self._first_item else ",\n") + json.dumps(obj, allow_nan=False))
-        self._first_item = False
-
-    def _begin(self) -> None:
-        raise NotImplementedError
-
-    def _end(self) -> None:
-        raise NotImplementedError
-
-
-class NativeJsonWriter(_StreamingJson):
+class NativeJsonWriter(JsonStream):
     """``{format, version, source, fps, width, height, keypoint_names, skeleton, frames, num_frames}``."""
 
     def __init__(self, path: str | Path, *, source: str, fps: float, width: int, height: int, digits: int = 2):
@@ -76,57 +47,62 @@ class NativeJsonWriter(_StreamingJson):
         self.num_frames = 0
 
     def _begin(self) -> None:
-        self._fh.write(json.dumps(self.header)[:-1] + ', "frames": [')
+        self._write(json.dumps(self.header)[:-1] + ', "frames": [')
 
     def write(self, result: PoseResult) -> None:
         self._item(result.to_dict(self.digits))
         self.num_frames += 1
 
     def _end(self) -> None:
-        self._fh.write(f'\n], "num_frames": {self.num_frames}}}\n')
+        self._write(f'\n], "num_frames": {self.num_frames}}}\n')
 
 
-def coco_person(result: PoseResult, i: int, image_id: int, kpt_thr: float = 0.3, digits: int = 2) -> dict:
-    """One COCO keypoint result. Slots COCO has but the model does not (eyes) are [0, 0, 0];
-    the person score is the mean of its joint scores >= ``kpt_thr`` (all joints if none)."""
-    triples = np.zeros((NUM_JOINTS, 3))
-    for slot in SLOTS_SHARED_WITH_COCO:
-        triples[slot, :2] = result.keypoints[i, slot]
-        triples[slot, 2] = result.keypoint_scores[i, slot]
-    scores = result.keypoint_scores[i, list(SLOTS_SHARED_WITH_COCO)]
+def result_persons(result: PoseResult) -> list[Person]:
+    """The persons of a predicted frame as ``records.Person`` (what the evaluation's writers
+    consume): every joint present, the box as [x, y, w, h], the box score as ``score``. A track
+    id of -1 (no tracker ran) becomes None, which the writers replace by a per-frame id."""
+    persons = []
+    for i in range(len(result)):
+        x1, y1, x2, y2 = result.boxes[i]
+        track_id = int(result.track_ids[i])
+        persons.append(Person(
+            keypoints=np.column_stack([result.keypoints[i], np.ones(NUM_JOINTS)]),
+            present=np.ones(NUM_JOINTS, dtype=bool),
+            track_id=track_id if track_id >= 0 else None,
+            scores=np.asarray(result.keypoint_scores[i], dtype=np.float64),
+            bbox=np.array([x1, y1, x2 - x1, y2 - y1]),
+            score=float(result.box_scores[i]),
+        ))
+    return persons
+
+
+def coco_person_score(joint_scores: np.ndarray, kpt_thr: float) -> float:
+    """The person score of ``pstpose predict``'s COCO results: the mean of the joint scores
+    COCO has that reach ``kpt_thr`` (of all of them when none does), to 4 decimals."""
+    scores = np.asarray(joint_scores, dtype=np.float64)[list(SLOTS_SHARED_WITH_COCO)]
     good = scores[scores >= kpt_thr]
-    x1, y1, x2, y2 = result.boxes[i]
-    return {
-        "image_id": int(image_id),
-        "category_id": 1,
-        "keypoints": np.round(triples.reshape(-1), digits).tolist(),
-        "score": round(float(good.mean() if len(good) else scores.mean()), 4),
-        "bbox": np.round([x1, y1, x2 - x1, y2 - y1], digits).tolist(),
-        "track_id": int(result.track_ids[i]),
-    }
+    return round(float(good.mean() if len(good) else scores.mean()), 4)
 
 
-class CocoKeypointWriter(_StreamingJson):
-    """COCO keypoint results (a JSON list), one entry per person; image_id = frame index unless
-    ``image_ids`` maps frame index → id."""
+class CocoKeypointWriter(CocoResultsWriter):
+    """COCO keypoint results of a video (``CocoResultsWriter``'s file), one entry per person;
+    image_id = frame index unless ``image_ids`` maps frame index → id. The person score is
+    ``coco_person_score``; coordinates are rounded to ``digits``."""
 
-    keypoint_names = COCO_JOINT_NAMES
-
-    def __init__(self, path: str | Path, kpt_thr: float = 0.3, image_ids: dict[int, int] | None = None):
-        super().__init__(path)
+    def __init__(self, path: str | Path, kpt_thr: float = 0.3, image_ids: dict[int, int] | None = None,
+                 digits: int = 2):
+        super().__init__(path, digits)
         self.kpt_thr = kpt_thr
         self.image_ids = image_ids or {}
 
-    def _begin(self) -> None:
-        self._fh.write("[")
-
     def write(self, result: PoseResult) -> None:
-        image_id = self.image_ids.get(result.frame_index, result.frame_index)
-        for i in range(len(result)):
-            self._item(coco_person(result, i, image_id, self.kpt_thr))
-
-    def _end(self) -> None:
-        self._fh.write("\n]\n")
+        persons = result_persons(result)
+        for person in persons:
+            person.score = coco_person_score(person.scores, self.kpt_thr)
+        name = Path(result.file_name).name if result.file_name is not None else f"{result.frame_index:06d}.jpg"
+        frame = Frame(file_name=name, frame_index=result.frame_index, persons=persons,
+                      image_id=self.image_ids.get(result.frame_index, result.frame_index))
+        self.write_frame(frame, f"{self.path}: frame {result.frame_index} ({name})")
 
 
 # --- PoseTrack18 -------------------------------------------------------------------------------
@@ -139,27 +115,15 @@ def result_to_frame(result: PoseResult, sequence_name: str) -> Frame:
     (``009473_mpii_test``), else the frame index. file_name: ``<sequence>/<frame file>`` for
     image sources, ``<sequence>/<index:06d>.jpg`` for videos.
     """
-    match = re.match(r"(\d{6})", sequence_name)
+    video_id = leading_video_id(sequence_name)
     file_stem = Path(result.file_name).stem if result.file_name is not None else ""
     number = int(file_stem) if file_stem.isdigit() else result.frame_index
-    image_id = posetrack_image_id(int(match.group(1)), number) if match else result.frame_index
+    image_id = posetrack_image_id(int(video_id), number) if video_id is not None else result.frame_index
     name = Path(result.file_name).name if result.file_name is not None else f"{result.frame_index:06d}.jpg"
-    persons = []
-    for i in range(len(result)):
-        kpts = np.column_stack([result.keypoints[i], np.ones(NUM_JOINTS)])
-        x1, y1, x2, y2 = result.boxes[i]
-        persons.append(Person(
-            keypoints=kpts,
-            present=np.ones(NUM_JOINTS, dtype=bool),
-            track_id=int(result.track_ids[i]),
-            scores=np.asarray(result.keypoint_scores[i], dtype=np.float64),
-            bbox=np.array([x1, y1, x2 - x1, y2 - y1]),
-            score=float(result.box_scores[i]),
-        ))
     return Frame(
         file_name=f"{sequence_name}/{name}",
         frame_index=result.frame_index,
-        persons=persons,
+        persons=result_persons(result),
         is_labeled=True,
         image_id=image_id,
         width=result.image_size[0],
@@ -190,13 +154,11 @@ class PoseTrack18Writer:
 
     def sequence(self) -> Sequence:
         """The collected frames as the evaluator's in-memory form."""
-        match = re.match(r"(\d{6})", self.sequence_name)
         return Sequence(name=self.sequence_name, frames=self.frames, format="pt18", nframes=len(self.frames),
-                        vid_id=match.group(1) if match else None)
+                        vid_id=leading_video_id(self.sequence_name))
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None:
             return
-        from pstpose.metrics.writers import write_posetrack18
-
         write_posetrack18(self.path, self.sequence())

@@ -5,7 +5,8 @@
   GT by position), joint ``scores`` always present, integer ``track_id``s unique per frame,
   ``categories`` with the 17 joint names and skeleton. ``write_posetrack21`` is the same file.
 * ``write_posetrack17(path, sequence)`` — PoseTrack17 annolist with the 15 PoseTrack17 joints.
-* ``write_coco_results(path, sequences)`` — COCO keypoint results (a list of detections).
+* ``write_coco_results(path, sequences)`` — COCO keypoint results (a list of detections) in COCO's
+  joint order; ``CocoResultsWriter`` writes the same file frame by frame (``pstpose predict``).
 
 The ``sequence`` holds predicted ``Person``s (with ``scores``) in frames that mirror the GT
 frames; pass ``gt=`` to have that checked. Files are written atomically (``pstpose.io``).
@@ -19,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from pstpose.data.records import Frame, Person, Sequence
-from pstpose.io import write_json
-from pstpose.keypoints import NUM_JOINTS, PT17_TO_SLOT, posetrack18_categories
+from pstpose.io import JsonStream, write_json
+from pstpose.keypoints import COCO_JOINT_NAMES, COCO_TO_SLOT, NUM_JOINTS, PT17_TO_SLOT, posetrack18_categories
 
 
 class PredictionWriteError(ValueError):
@@ -170,32 +171,81 @@ def write_posetrack17(path: str | Path, sequence: Sequence, gt: Sequence | None 
     return path
 
 
-def write_coco_results(path: str | Path, sequences: list[Sequence]) -> Path:
-    """COCO keypoint results: ``[{image_id, category_id, keypoints, score, track_id}]``.
+def coco_keypoints(kp: np.ndarray, present: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A person's joints as COCO's (17, 3) ``[x, y, score]`` rows in COCO's joint order, and
+    which rows hold a joint.
 
-    Keypoints keep the PoseTrack18 17-slot order (the category of PoseTrack's COCO-style files),
-    with the joint score as the third value; ``score`` is the person score, or the mean joint
-    score when the person has none. Frames need ``image_id``s.
+    The 17 slots are aligned with COCO's where the names agree; head_bottom and head_top have no
+    COCO equivalent and COCO's eyes no PoseTrack equivalent, so those COCO rows stay 0, 0, 0
+    (as do absent joints). Without this mapping a COCO reader would take the head points for eyes.
     """
+    rows = np.zeros((len(COCO_JOINT_NAMES), 3))
+    written = np.zeros(len(COCO_JOINT_NAMES), dtype=bool)
+    for coco_index, slot in enumerate(COCO_TO_SLOT):
+        if slot >= 0 and present[slot]:
+            rows[coco_index, :2] = kp[slot, :2]
+            rows[coco_index, 2] = scores[slot]
+            written[coco_index] = True
+    return rows, written
+
+
+class CocoResultsWriter(JsonStream):
+    """COCO keypoint results (a JSON list of ``{image_id, category_id, keypoints, score, track_id}``
+    plus ``bbox`` when the person has one), streamed frame by frame into an atomic file.
+
+    Keypoints are in COCO's order (``coco_keypoints``) with the joint score as the third value.
+    ``score`` is ``Person.score``, or the mean score of the joints written when the person has
+    none. ``digits`` rounds keypoints and boxes (None keeps full precision). Frames with persons
+    need an ``image_id``: COCO results refer to images by id.
+    """
+
+    keypoint_names = COCO_JOINT_NAMES
+
+    def __init__(self, path: str | Path, digits: int | None = None):
+        super().__init__(path)
+        self.digits = digits
+
+    def _begin(self) -> None:
+        self._write("[")
+
+    def _end(self) -> None:
+        self._write("\n]\n")
+
+    def _numbers(self, values: np.ndarray) -> list[float]:
+        values = np.asarray(values, dtype=np.float64).ravel()
+        if self.digits is not None:
+            values = np.round(values, self.digits)
+        return [float(v) for v in values]
+
+    def write_frame(self, frame: Frame, where: str) -> None:
+        """Append one entry per person of ``frame``; ``where`` starts every error message."""
+        if frame.image_id is None and frame.persons:
+            raise PredictionWriteError(f"{where}: frame has no image_id; COCO results refer to images by id")
+        for person, tid in zip(frame.persons, _track_ids(frame, where)):
+            kp, present, scores = _checked_person(person, where)
+            rows, written = coco_keypoints(kp, present, scores)
+            if person.score is not None:
+                score = float(person.score)
+            else:
+                score = float(rows[written, 2].mean()) if written.any() else 0.0
+            entry: dict[str, Any] = {
+                "image_id": int(frame.image_id),
+                "category_id": 1,
+                "keypoints": self._numbers(rows),
+                "score": score,
+                "track_id": tid,
+            }
+            if person.bbox is not None:
+                entry["bbox"] = self._numbers(np.asarray(person.bbox).ravel()[:4])
+            self._item(entry)
+
+
+def write_coco_results(path: str | Path, sequences: list[Sequence], digits: int | None = None) -> Path:
+    """Write the persons of ``sequences`` as one COCO keypoint results file (see
+    ``CocoResultsWriter``); returns the path."""
     path = Path(path)
-    results = []
-    for seq in sequences:
-        for i, frame in enumerate(seq.frames):
-            where = f"{path}: sequence {seq.name} frame {i} ({frame.file_name})"
-            if frame.image_id is None and frame.persons:
-                raise PredictionWriteError(f"{where}: frame has no image_id; COCO results refer to images by id")
-            for person, tid in zip(frame.persons, _track_ids(frame, where)):
-                kp, present, scores = _checked_person(person, where)
-                flat = np.zeros((NUM_JOINTS, 3))
-                flat[present, :2] = kp[present, :2]
-                flat[present, 2] = scores[present]
-                score = person.score if person.score is not None else float(scores[present].mean()) if present.any() else 0.0
-                results.append({
-                    "image_id": int(frame.image_id),
-                    "category_id": 1,
-                    "keypoints": [float(v) for v in flat.ravel()],
-                    "score": float(score),
-                    "track_id": tid,
-                })
-    write_json(path, results)
+    with CocoResultsWriter(path, digits) as out:
+        for seq in sequences:
+            for i, frame in enumerate(seq.frames):
+                out.write_frame(frame, f"{path}: sequence {seq.name} frame {i} ({frame.file_name})")
     return path

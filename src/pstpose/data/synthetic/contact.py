@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pstpose.data.synthetic.writer import write_file
-from pstpose.io import OutputError
+from pstpose.io import OutputError, write_bytes
+from pstpose.media import read_image
 from pstpose.visualize import contact_sheet, draw_poses
 
 OCCLUDED_RING = (255, 255, 255)
@@ -53,9 +53,7 @@ def make_contact_sheet(dataset_dir: str | Path, path: str | Path, tiles: int = 4
         if not labeled:
             continue
         im = labeled[(len(labeled) * (2 * (k // len(files)) + 1) // 4) % len(labeled)]
-        frame = cv2.imread(str(root / im["file_name"]), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise FileNotFoundError(f"{root / im['file_name']}: cannot read image")
+        frame = read_image(root / im["file_name"], "bgr")  # drawn on with OpenCV's BGR colours
         anns = [a for a in data["annotations"] if a["image_id"] == im["id"]]
         images += [frame, annotate(frame, anns)]
     sheet = contact_sheet(images, columns=columns)
@@ -68,5 +66,5 @@ def make_contact_sheet(dataset_dir: str | Path, path: str | Path, tiles: int = 4
     if not ok:
         raise OutputError(f"{path}: PNG encoding failed")
     path = Path(path)
-    write_file(path, buf.tobytes())
+    write_bytes(path, buf.tobytes())
     return path

@@ -15,7 +15,9 @@ import numpy as np
 
 from pstpose.data.synthetic.presets import SynthPreset, get_preset
 from pstpose.data.synthetic.sequence import plan_sequence, render_planned_frame
-from pstpose.data.synthetic.writer import MAX_FRAMES, sequence_json, sequence_name, write_jpeg, write_json_file
+from pstpose.data.synthetic.writer import sequence_json, sequence_name, write_jpeg
+from pstpose.io import write_json
+from pstpose.posetrack_ids import MAX_FRAMES
 
 SUMMARY_NAME = "synthetic_summary.json"
 VAL_LABEL_EVERY = 4
@@ -74,7 +76,7 @@ def _run_job(job: SequenceJob) -> dict:
         persons.append(frame.persons)
     label_every = TRAIN_LABEL_EVERY if job.split == "train" else VAL_LABEL_EVERY
     content = sequence_json(job.video_number, job.split, persons, job.width, job.height, label_every)
-    write_json_file(root / "annotations" / folder / f"{name}.json", content)
+    write_json(root / "annotations" / folder / f"{name}.json", content)
     disp, _ = mean_joint_displacement(persons)
     kps = [p.keypoints for frame in persons for p in frame]
     present = sum(int((~np.all(k == 0, axis=1)).sum()) for k in kps)
@@ -152,7 +154,7 @@ def generate_dataset(
             stats = pool.map(_run_job, jobs, chunksize=1)
 
     summary = _summary(stats, seed, preset_name, knobs, frames, height, width)
-    write_json_file(out / SUMMARY_NAME, summary, indent=1)
+    write_json(out / SUMMARY_NAME, summary, indent=1)
     return summary
 
 

@@ -1,12 +1,10 @@
-"""In-memory synthetic videos: ``render_sequence`` (all frames), ``iter_frames`` (one at a time,
-for long videos in flat memory) and ``write_video``."""
+"""In-memory synthetic videos: ``render_sequence`` (all frames) and ``iter_frames`` (one at a
+time, for long videos in flat memory). Encoding them is ``pstpose.media.write_video``'s job."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +15,7 @@ from pstpose.data.synthetic.presets import SynthPreset, get_preset
 from pstpose.data.synthetic.render import draw_frame
 from pstpose.data.synthetic.scene import ScenePlan, frame_rng, plan_scene
 from pstpose.data.synthetic.visibility import PersonGT, frame_ground_truth
-from pstpose.io import atomic_path
+from pstpose.posetrack_ids import leading_video_id
 
 
 @dataclass
@@ -62,7 +60,7 @@ class SyntheticSequence:
             ]
             frames.append(Frame(file_name=f"images/val/{name}/{t:06d}.jpg", frame_index=t, persons=recs,
                                 is_labeled=labeled, width=self.width, height=self.height))
-        return Sequence(name=name, frames=frames, format="pt18", nframes=len(frames), vid_id=name[:6])
+        return Sequence(name=name, frames=frames, format="pt18", nframes=len(frames), vid_id=leading_video_id(name))
 
 
 def _resolve(preset: str | SynthPreset) -> tuple[str, SynthPreset]:
@@ -122,31 +120,3 @@ def render_sequence(*, seed: int, frames: int, height: int, width: int, preset: 
         labels=[f.labels for f in out] if with_labels else None,
         label_depth=[f.label_depth for f in out] if with_labels else None,
     )
-
-
-def write_video(path: str | Path, frames, fps: float = FPS, crf: int = 18) -> Path:
-    """Encode BGR uint8 frames (any iterable) to an H.264 mp4, atomically."""
-    import av
-
-    path = Path(path)
-    it = iter(frames)
-    try:
-        first = next(it)
-    except StopIteration:
-        raise ValueError(f"{path}: no frames to write") from None
-    h, w = first.shape[:2]
-    if h % 2 or w % 2:
-        raise ValueError(f"{path}: H.264 needs even frame sizes, got {w}x{h}")
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=int(round(fps)))
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            stream.options = {"crf": str(crf)}
-            for img in itertools.chain([first], it):
-                if img.shape[:2] != (h, w):
-                    raise ValueError(f"{path}: frame size changed from {w}x{h} to {img.shape[1]}x{img.shape[0]}")
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-    return path

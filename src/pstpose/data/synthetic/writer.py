@@ -1,37 +1,27 @@
 """PoseTrack18 per-sequence files, with the real release's structure and key names.
 
-Ids follow the real pattern: image id = "1" + 6-digit video number + 4-digit frame index
-(10094730000 is frame 0 of video 009473), ``frame_id`` equals the image id as in the real files,
-and an annotation id is the image id followed by a 2-digit person index.
+Ids follow the real pattern (``pstpose.posetrack_ids``): image id = "1" + 6-digit video number +
+4-digit frame index (10094730000 is frame 0 of video 009473), ``frame_id`` equals the image id as
+in the real files, and an annotation id is the image id followed by a 2-digit person index.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pstpose.data.synthetic.visibility import PersonGT
-from pstpose.io import OutputError, atomic_path
+from pstpose.io import OutputError, write_bytes
 from pstpose.keypoints import posetrack18_categories
+from pstpose.posetrack_ids import posetrack_image_id, video_id_text
 
-MAX_FRAMES = 10_000  # the 4-digit frame field of an image id
 MAX_PERSONS_PER_FRAME = 100  # the 2-digit person field of an annotation id
 
 
 def sequence_name(video_number: int, split: str) -> str:
-    if not 0 <= video_number <= 999_999:
-        raise ValueError(f"video number must have at most 6 digits, got {video_number}")
-    return f"{video_number:06d}_mpii_{'train' if split == 'train' else 'test'}"
-
-
-def image_id(video_number: int, frame: int) -> int:
-    if not 0 <= frame < MAX_FRAMES:
-        raise ValueError(f"frame index {frame} does not fit the 4-digit PoseTrack image id")
-    return int(f"1{video_number:06d}{frame:04d}")
+    return f"{video_id_text(video_number)}_mpii_{'train' if split == 'train' else 'test'}"
 
 
 def _num(v: float) -> float:
@@ -75,7 +65,7 @@ def sequence_json(
     nframes = len(persons_per_frame)
     images, annotations = [], []
     for t, persons in enumerate(persons_per_frame):
-        img_id = image_id(video_number, t)
+        img_id = posetrack_image_id(video_number, t)
         labeled = t % label_every == 0
         images.append(
             {
@@ -84,7 +74,7 @@ def sequence_json(
                 "file_name": f"images/{folder}/{name}/{t:06d}.jpg",
                 "nframes": nframes,
                 "frame_id": img_id,
-                "vid_id": f"{video_number:06d}",
+                "vid_id": video_id_text(video_number),
                 "id": img_id,
                 "width": width,
                 "height": height,
@@ -95,20 +85,9 @@ def sequence_json(
     return {"categories": posetrack18_categories(), "images": images, "annotations": annotations}
 
 
-def write_file(path: str | Path, data: bytes) -> None:
-    """Atomic write of a dataset file, readable by others like any ordinary file (the temporary
-    file the atomic rename starts from is private)."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o644)
-
-
 def write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
+    """Encode a BGR frame as JPEG at ``quality`` and write it atomically (``pstpose.io``)."""
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise OutputError(f"{path}: JPEG encoding failed")
-    write_file(path, buf.tobytes())
-
-
-def write_json_file(path: Path, content: dict, indent: int | None = None) -> None:
-    write_file(path, json.dumps(content, indent=indent, allow_nan=False).encode("utf-8"))
+    write_bytes(path, buf.tobytes())
