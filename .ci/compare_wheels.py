@@ -12,7 +12,9 @@ import zipfile
 
 def contents(path: str) -> dict[str, str]:
     with zipfile.ZipFile(path) as wheel:
-        return {name: hashlib.sha256(wheel.read(name)).hexdigest() for name in wheel.namelist() if not name.endswith("/")}
+        return {
+            name: hashlib.sha256(wheel.read(name)).hexdigest() for name in wheel.namelist() if not name.endswith("/")
+        }
 
 
 def main(a: str, b: str) -> int:

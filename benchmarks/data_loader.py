@@ -54,8 +54,9 @@ def person(rng: np.random.Generator, width: int, height: int, track: int) -> Per
     kps[:, 2] = 1.0
     present = np.ones(17, bool)
     present[[3, 4]] = False
-    return Person(keypoints=kps, present=present, track_id=track,
-                  bbox=np.array([cx - 0.25 * h, cy - 0.5 * h, 0.5 * h, h]))
+    return Person(
+        keypoints=kps, present=present, track_id=track, bbox=np.array([cx - 0.25 * h, cy - 0.5 * h, 0.5 * h, h])
+    )
 
 
 def make_data(root: Path, sequences: int, frames: int, persons: int, width: int, height: int) -> list[Sequence]:
@@ -71,15 +72,29 @@ def make_data(root: Path, sequences: int, frames: int, persons: int, width: int,
             frame = np.roll(base, 4 * i, axis=1)  # a panning camera
             cv2.imwrite(str(folder / f"{i:06d}.jpg"), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
             people = [person(rng, width, height, p) for p in range(persons)]
-            listed.append(Frame(file_name=f"images/train/{name}/{i:06d}.jpg", frame_index=i, persons=people,
-                                image_id=s * 10000 + i, width=width, height=height))
+            listed.append(
+                Frame(
+                    file_name=f"images/train/{name}/{i:06d}.jpg",
+                    frame_index=i,
+                    persons=people,
+                    image_id=s * 10000 + i,
+                    width=width,
+                    height=height,
+                )
+            )
         out.append(Sequence(name=name, frames=listed, format="pt18", nframes=frames))
     return out
 
 
 def time_loader(dataset, batch_size: int, batches: int, workers: int, shuffle: bool) -> dict:
-    loader = build_loader(dataset, batch_size=batch_size, shuffle=shuffle, workers=workers, drop_last=True,
-                          generator=torch.Generator().manual_seed(0))
+    loader = build_loader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        workers=workers,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     start = time.perf_counter()
     first = None
     n = 0
@@ -91,9 +106,13 @@ def time_loader(dataset, batch_size: int, batches: int, workers: int, shuffle: b
             break
     end = time.perf_counter()
     steady = (n - batch_size) / (end - first) if n > batch_size and end > first else float("nan")
-    return {"workers": workers, "samples": n, "seconds": round(end - start, 3),
-            "samples_per_s": round(n / (end - start), 2),
-            "steady_samples_per_s": round(steady, 2) if np.isfinite(steady) else None}
+    return {
+        "workers": workers,
+        "samples": n,
+        "seconds": round(end - start, 3),
+        "samples_per_s": round(n / (end - start), 2),
+        "steady_samples_per_s": round(steady, 2) if np.isfinite(steady) else None,
+    }
 
 
 def main() -> int:
@@ -131,28 +150,51 @@ def main() -> int:
         for mode, train, shuffle in (("train", True, True), ("eval", False, False)):
             ds = PoseTrackClipDataset(seqs, root, cfg, train=train)
             for workers in args.workers:
-                row = {"mode": mode, "shuffle": shuffle, **time_loader(ds, args.batch_size, args.batches, workers, shuffle)}
+                row = {
+                    "mode": mode,
+                    "shuffle": shuffle,
+                    **time_loader(ds, args.batch_size, args.batches, workers, shuffle),
+                }
                 rows.append(row)
         ds = PoseTrackClipDataset(seqs, root, DataConfig(root=str(root), cache_frames=0), train=True)
-        rows.append({"mode": "train-no-cache", "shuffle": True,
-                     **time_loader(ds, args.batch_size, args.batches, 0, True)})
+        rows.append(
+            {"mode": "train-no-cache", "shuffle": True, **time_loader(ds, args.batch_size, args.batches, 0, True)}
+        )
 
     print(f"frame {args.width}x{args.height} JPEG: decode {decode_ms:.1f} ms, warp to 256x192 {warp_ms:.2f} ms")
     print(f"{'mode':<16}{'workers':>8}{'samples':>9}{'samples/s':>11}{'steady/s':>10}")
     for r in rows:
-        print(f"{r['mode']:<16}{r['workers']:>8}{r['samples']:>9}{r['samples_per_s']:>11}{str(r['steady_samples_per_s']):>10}")
-    write_json(args.out, {
-        "benchmark": "data_loader",
-        "note": "loader alone, no model; clip of 3 frames, crops 256x192, heatmaps 64x48; steady excludes the first batch (worker start-up); timings are wall-clock on a machine other jobs may share",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "torch": torch.__version__, "opencv": cv2.__version__, "torch_threads": 1},
-        "sizes": {"sequences": args.sequences, "frames_per_sequence": args.frames, "persons_per_frame": args.persons,
-                  "frame": [args.height, args.width], "batch_size": args.batch_size, "batches": args.batches},
-        "config": to_dict(DataConfig(cache_frames=args.cache_frames)),
-        "decode_ms_per_frame": round(decode_ms, 2),
-        "warp_ms_per_frame": round(warp_ms, 3),
-        "results": rows,
-    }, indent=2)
+        print(
+            f"{r['mode']:<16}{r['workers']:>8}{r['samples']:>9}{r['samples_per_s']:>11}{r['steady_samples_per_s']!s:>10}"
+        )
+    write_json(
+        args.out,
+        {
+            "benchmark": "data_loader",
+            "note": "loader alone, no model; clip of 3 frames, crops 256x192, heatmaps 64x48; steady excludes the first batch (worker start-up); timings are wall-clock on a machine other jobs may share",
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "opencv": cv2.__version__,
+                "torch_threads": 1,
+            },
+            "sizes": {
+                "sequences": args.sequences,
+                "frames_per_sequence": args.frames,
+                "persons_per_frame": args.persons,
+                "frame": [args.height, args.width],
+                "batch_size": args.batch_size,
+                "batches": args.batches,
+            },
+            "config": to_dict(DataConfig(cache_frames=args.cache_frames)),
+            "decode_ms_per_frame": round(decode_ms, 2),
+            "warp_ms_per_frame": round(warp_ms, 3),
+            "results": rows,
+        },
+        indent=2,
+    )
     print(f"wrote {args.out}")
     return 0
 

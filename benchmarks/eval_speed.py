@@ -51,8 +51,14 @@ def make_sequence_files(rng, name: str, n_frames: int, labeled_every: int = 4):
     for f in range(n_frames):
         image_id = int(f"1{vid}{f:04d}")
         labeled = f % labeled_every == 0 or 30 <= f < 60
-        img = {"file_name": f"images/val/{name}/{f:06d}.jpg", "id": image_id, "frame_id": image_id,
-               "is_labeled": labeled, "nframes": n_frames, "vid_id": vid}
+        img = {
+            "file_name": f"images/val/{name}/{f:06d}.jpg",
+            "id": image_id,
+            "frame_id": image_id,
+            "is_labeled": labeled,
+            "nframes": n_frames,
+            "vid_id": vid,
+        }
         n_persons = int(rng.integers(1, 5))
         kp, scale = _person_keypoints(rng, n_persons)
         if labeled:
@@ -62,8 +68,14 @@ def make_sequence_files(rng, name: str, n_frames: int, labeled_every: int = 4):
                 img["ignore_regions_y"] = [[y0, y0, y0 + 150, y0 + 160]]
             for k in range(n_persons):
                 hx, hy = kp[k, 2, 0] - scale[k] * 0.3, kp[k, 2, 1]
-                gt_anns.append({"image_id": image_id, "track_id": k, "keypoints": kp[k].ravel().round(2).tolist(),
-                                "bbox_head": [round(hx, 2), round(hy, 2), round(scale[k] * 0.6, 2), round(scale[k] * 0.7, 2)]})
+                gt_anns.append(
+                    {
+                        "image_id": image_id,
+                        "track_id": k,
+                        "keypoints": kp[k].ravel().round(2).tolist(),
+                        "bbox_head": [round(hx, 2), round(hy, 2), round(scale[k] * 0.6, 2), round(scale[k] * 0.7, 2)],
+                    }
+                )
         images.append(img)
         # Predictions: most persons found (jittered), plus false positives.
         found = rng.random(n_persons) < 0.9
@@ -75,11 +87,20 @@ def make_sequence_files(rng, name: str, n_frames: int, labeled_every: int = 4):
         allp[..., 2] = np.where(np.any(allp[..., :2] != 0, axis=2), 1.0, 0.0)
         scores = rng.random((len(allp), 17))
         for k in range(len(allp)):
-            pr_anns.append({"image_id": image_id, "track_id": k, "keypoints": allp[k].ravel().round(2).tolist(),
-                            "scores": scores[k].round(4).tolist()})
+            pr_anns.append(
+                {
+                    "image_id": image_id,
+                    "track_id": k,
+                    "keypoints": allp[k].ravel().round(2).tolist(),
+                    "scores": scores[k].round(4).tolist(),
+                }
+            )
     gt = {"images": images, "annotations": gt_anns, "categories": CATEGORIES}
-    pred = {"images": [{k: img[k] for k in ("file_name", "id", "frame_id")} for img in images],
-            "annotations": pr_anns, "categories": CATEGORIES}
+    pred = {
+        "images": [{k: img[k] for k in ("file_name", "id", "frame_id")} for img in images],
+        "annotations": pr_anns,
+        "categories": CATEGORIES,
+    }
     return gt, pred, len(gt_anns), len(pr_anns)
 
 
@@ -154,10 +175,14 @@ def main() -> None:
         "numpy": np.__version__,
         "machine": platform.machine(),
     }
-    print(f"PoseTrack eval speed: {sizes['sequences']} sequences, {sizes['gt_persons']} GT persons, "
-          f"{sizes['pred_persons']} predicted persons, {res.stats.counted_frames} counted frames, {mb:.0f} MB JSON, {cpus} CPUs")
+    print(
+        f"PoseTrack eval speed: {sizes['sequences']} sequences, {sizes['gt_persons']} GT persons, "
+        f"{sizes['pred_persons']} predicted persons, {res.stats.counted_frames} counted frames, {mb:.0f} MB JSON, {cpus} CPUs"
+    )
     print(f"{'step':<10}{'seconds (best of ' + str(args.repeat) + ')':>28}")
-    print(f"{'load':<10}{result['load_seconds']:>28.3f}   (of which JSON decoding alone: {result['json_decode_seconds']:.3f}, {result['json_decoder']})")
+    print(
+        f"{'load':<10}{result['load_seconds']:>28.3f}   (of which JSON decoding alone: {result['json_decode_seconds']:.3f}, {result['json_decoder']})"
+    )
     print(f"{'evaluate':<10}{result['evaluate_seconds']:>28.3f}")
     print(f"{'total':<10}{result['total_seconds']:>28.3f}")
     print(f"mean AP of the synthetic predictions: {res.mean_ap:.2f}")

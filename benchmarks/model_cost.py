@@ -187,8 +187,10 @@ def main() -> int:
     from pstpose.io import write_json
 
     threads = args.threads or torch.get_num_threads()
-    print(f"torch {torch.__version__}, CPU, {threads} threads, {args.repeats} repeats (median), "
-          f"input (B, T, 3, 256, 192); ms/clip = batch latency / B; time%/FLOP% = DFE+FCG+DSF share")
+    print(
+        f"torch {torch.__version__}, CPU, {threads} threads, {args.repeats} repeats (median), "
+        f"input (B, T, 3, 256, 192); ms/clip = batch latency / B; time%/FLOP% = DFE+FCG+DSF share"
+    )
     print(HEADER)
     rows = []
     for preset in args.presets:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's package first
 
-from pstpose.data.synthetic import generate_dataset, iter_frames, render_sequence  # noqa: E402
+from pstpose.data.synthetic import generate_dataset, iter_frames, render_sequence
 
 RESULTS = Path(__file__).resolve().parent / "results" / "synth_speed.json"
 
@@ -41,8 +41,15 @@ def main() -> int:
     count = sum(1 for _ in iter_frames(seed=0, frames=long_frames, height=h, width=w, preset=args.preset))
     dt = time.perf_counter() - start
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    rows.append({"task": f"iter_frames {long_frames}-frame video", "workers": 1, "frames": count, "seconds": dt,
-                 "peak_rss_growth_mb": round(grown / 1024, 1)})
+    rows.append(
+        {
+            "task": f"iter_frames {long_frames}-frame video",
+            "workers": 1,
+            "frames": count,
+            "seconds": dt,
+            "peak_rss_growth_mb": round(grown / 1024, 1),
+        }
+    )
 
     start = time.perf_counter()
     n = 0
@@ -54,19 +61,35 @@ def main() -> int:
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            summary = generate_dataset(Path(tmp) / "ds", videos=videos, val_videos=val_videos, frames=frames,
-                                       height=h, width=w, preset=args.preset, workers=workers)
+            summary = generate_dataset(
+                Path(tmp) / "ds",
+                videos=videos,
+                val_videos=val_videos,
+                frames=frames,
+                height=h,
+                width=w,
+                preset=args.preset,
+                workers=workers,
+            )
             dt = time.perf_counter() - start
         total = summary["splits"]["train"]["frames"] + summary["splits"]["val"]["frames"]
-        rows.append({"task": f"generate_dataset {videos}+{val_videos} videos", "workers": workers, "frames": total,
-                     "seconds": dt})
+        rows.append(
+            {
+                "task": f"generate_dataset {videos}+{val_videos} videos",
+                "workers": workers,
+                "frames": total,
+                "seconds": dt,
+            }
+        )
 
     print(f"{'task':<36} {'workers':>7} {'frames':>7} {'seconds':>8} {'frames/s':>9}")
     for r in rows:
         r["frames_per_s"] = round(r["frames"] / r["seconds"], 1)
         r["seconds"] = round(r["seconds"], 2)
         extra = f"  peak RSS +{r['peak_rss_growth_mb']} MB" if "peak_rss_growth_mb" in r else ""
-        print(f"{r['task']:<36} {r['workers']:>7} {r['frames']:>7} {r['seconds']:>8.2f} {r['frames_per_s']:>9.1f}{extra}")
+        print(
+            f"{r['task']:<36} {r['workers']:>7} {r['frames']:>7} {r['seconds']:>8.2f} {r['frames_per_s']:>9.1f}{extra}"
+        )
 
     result = {
         "benchmark": "synth_speed",

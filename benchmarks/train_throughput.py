@@ -32,8 +32,9 @@ class ReferenceConvNet(nn.Module):
 
     def __init__(self, frames: int = 3, keypoints: int = 17):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(frames * 3, 32, 3, stride=4, padding=1), nn.ReLU(),
-                                  nn.Conv2d(32, keypoints, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(frames * 3, 32, 3, stride=4, padding=1), nn.ReLU(), nn.Conv2d(32, keypoints, 1)
+        )
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         b, t, c, h, w = clip.shape
@@ -68,12 +69,13 @@ def measure(name: str, device: str, batch_size: int, amp: str, warmup: int, step
         model, frames, keypoints, (h, w) = build(name)
     except ImportError as exc:
         return {**row, "skipped": f"model not available ({exc})"}
-    batch = {"clip": torch.randn(batch_size, frames, 3, h, w),
-             "target": torch.rand(batch_size, keypoints, h // 4, w // 4),
-             "target_weight": torch.ones(batch_size, keypoints)}
+    batch = {
+        "clip": torch.randn(batch_size, frames, 3, h, w),
+        "target": torch.rand(batch_size, keypoints, h // 4, w // 4),
+        "target_weight": torch.ones(batch_size, keypoints),
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(batch_size=batch_size, amp=amp, device=device, workers=0, progress=False,
-                          output_dir=tmp)
+        cfg = TrainConfig(batch_size=batch_size, amp=amp, device=device, workers=0, progress=False, output_dir=tmp)
         trainer = Trainer(model, OneBatch(batch), cfg)
         on_device = {k: v.to(trainer.device) for k, v in batch.items()}
         sync = (lambda: torch.cuda.synchronize()) if trainer.device.type == "cuda" else (lambda: None)
@@ -87,8 +89,13 @@ def measure(name: str, device: str, batch_size: int, amp: str, warmup: int, step
             loss = trainer.train_step(on_device)
         sync()
         elapsed = time.perf_counter() - start
-    row.update(steps=steps, seconds=round(elapsed, 4), ms_per_step=round(1000 * elapsed / steps, 2),
-               samples_per_s=round(batch_size * steps / elapsed, 2), final_loss=float(loss))
+    row.update(
+        steps=steps,
+        seconds=round(elapsed, 4),
+        ms_per_step=round(1000 * elapsed / steps, 2),
+        samples_per_s=round(batch_size * steps / elapsed, 2),
+        final_loss=float(loss),
+    )
     if device.startswith("cuda"):
         row["peak_gpu_mem_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return row
@@ -118,12 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         if "skipped" in r:
             print(f"{r['model']:<16}{r['device']:<8}  skipped: {r['skipped']}")
         else:
-            print(f"{r['model']:<16}{r['device']:<8}{r['batch_size']:>6}{r['amp']:>6}"
-                  f"{r['ms_per_step']:>10.1f}{r['samples_per_s']:>11.2f}")
-    env = {"torch": torch.__version__, "python": platform.python_version(), "cpu_threads": args.threads,
-           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-           "input": "clip (B, 3, 3, 256, 192) -> heatmaps (B, 17, 64, 48), in memory",
-           "note": "timed on a shared machine unless stated otherwise; rerun for numbers to quote"}
+            print(
+                f"{r['model']:<16}{r['device']:<8}{r['batch_size']:>6}{r['amp']:>6}"
+                f"{r['ms_per_step']:>10.1f}{r['samples_per_s']:>11.2f}"
+            )
+    env = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu_threads": args.threads,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "input": "clip (B, 3, 3, 256, 192) -> heatmaps (B, 17, 64, 48), in memory",
+        "note": "timed on a shared machine unless stated otherwise; rerun for numbers to quote",
+    }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     from pstpose.io import write_json

@@ -59,8 +59,12 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 def peak_rss_kb(frames: int, tmp: Path) -> int:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(tmp / f"v{frames}.mp4"), str(frames), str(ROOT / "src")],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp / f"v{frames}.mp4"), str(frames), str(ROOT / "src")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
     return int(out.stdout.strip().splitlines()[-1])
@@ -85,19 +89,25 @@ def main() -> int:
     print(f"{args.frames * args.factor:>8}{long / 1024:>14.1f}")
     grow = (long - short) / 1024
     held = frame_mb * args.frames * (args.factor - 1)
-    print(f"growth {grow:.1f} MB for {args.frames * (args.factor - 1)} more frames "
-          f"(holding those frames would take {held:.0f} MB)")
-    write_json(args.out, {
-        "benchmark": "video_memory",
-        "frame_size": [320, 240],
-        "frames_per_side": 2,
-        "frames": [args.frames, args.frames * args.factor],
-        "peak_rss_mb": [round(short / 1024, 1), round(long / 1024, 1)],
-        "growth_mb": round(grow, 1),
-        "frames_would_take_mb": round(held, 1),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-    }, indent=2)
+    print(
+        f"growth {grow:.1f} MB for {args.frames * (args.factor - 1)} more frames "
+        f"(holding those frames would take {held:.0f} MB)"
+    )
+    write_json(
+        args.out,
+        {
+            "benchmark": "video_memory",
+            "frame_size": [320, 240],
+            "frames_per_side": 2,
+            "frames": [args.frames, args.frames * args.factor],
+            "peak_rss_mb": [round(short / 1024, 1), round(long / 1024, 1)],
+            "growth_mb": round(grow, 1),
+            "frames_would_take_mb": round(held, 1),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
+        indent=2,
+    )
     print(f"wrote {args.out}")
     return 0
 

@@ -100,16 +100,19 @@ def main() -> int:
         video = tmp / "walk.mp4"
         true_boxes = stick_figure_video(video, args.frames, args.persons, width, height, fps=25.0)
         detector = GivenBoxes(true_boxes) if args.detector == "given" else HOGDetector()
-        predictor = PosePredictor(model, detector, device=args.device, batch_size=args.batch_size, flip=args.flip,
-                                  keep_images=True)
+        predictor = PosePredictor(
+            model, detector, device=args.device, batch_size=args.batch_size, flip=args.flip, keep_images=True
+        )
         # warm-up (allocators, lazy init) on the first frames, not counted
         warm = PosePredictor(model, GivenBoxes(true_boxes), device=args.device, batch_size=args.batch_size)
         for i, _ in enumerate(warm.stream(video)):
             if i >= args.batch_size:
                 break
         start = time.perf_counter()
-        with NativeJsonWriter(tmp / "walk.json", source=str(video), fps=25.0, width=width, height=height) as js, \
-                VideoWriter(tmp / "walk.overlay.mp4", 25.0) as vw:
+        with (
+            NativeJsonWriter(tmp / "walk.json", source=str(video), fps=25.0, width=width, height=height) as js,
+            VideoWriter(tmp / "walk.overlay.mp4", 25.0) as vw,
+        ):
             for result in predictor.stream(video):
                 with predictor.times.time("write"):
                     js.write(result)
@@ -120,16 +123,17 @@ def main() -> int:
     split = times.as_dict()
     total = times.total
     model_share = times.seconds["model"] / total if total else 0.0
-    print(f"video {args.frames} frames {width}x{height}, {args.persons} persons/frame, preset {args.preset} "
-          f"(ξ={xi}), batch {args.batch_size} keyframes, device {args.device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"video {args.frames} frames {width}x{height}, {args.persons} persons/frame, preset {args.preset} "
+        f"(ξ={xi}), batch {args.batch_size} keyframes, device {args.device}, torch threads {torch.get_num_threads()}"
+    )
     print(f"{'stage':<16}{'seconds':>10}{'share':>9}")
     for stage, seconds in times.seconds.items():
         print(f"{stage:<16}{seconds:>10.3f}{seconds / total:>9.1%}")
     print(f"{'total':<16}{total:>10.3f}   (wall {wall:.3f} s)")
     fps = times.frames / wall
     pps = times.persons / wall
-    print(f"{fps:.2f} frames/s, {pps:.2f} persons/s; everything but the model: {1 - model_share:.1%} "
-          f"(target ≤ 20%)")
+    print(f"{fps:.2f} frames/s, {pps:.2f} persons/s; everything but the model: {1 - model_share:.1%} (target ≤ 20%)")
 
     record = {
         "benchmark": "video_throughput",

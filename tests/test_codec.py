@@ -11,7 +11,13 @@ import torch
 
 from pstpose import preprocess
 from pstpose.codec import (
-    HeatmapCodec, decode_heatmaps, flip_back, gaussian_heatmaps, heatmap_stride, joint_weights, make_targets,
+    HeatmapCodec,
+    decode_heatmaps,
+    flip_back,
+    gaussian_heatmaps,
+    heatmap_stride,
+    joint_weights,
+    make_targets,
     to_image_coords,
 )
 from pstpose.keypoints import JOINT_INDEX, UNANNOTATED_JOINTS, flip_permutation
@@ -31,7 +37,9 @@ def test_gaussian_matches_the_formula_pixel_by_pixel():
     assert hm.dtype == np.float32
 
 
-@pytest.mark.parametrize("centre", [(23.5, 31.5), (16.26, 20.71), (30.9, 44.05), (24.0, 32.0)])  # >= 5 sigma from borders
+@pytest.mark.parametrize(
+    "centre", [(23.5, 31.5), (16.26, 20.71), (30.9, 44.05), (24.0, 32.0)]
+)  # >= 5 sigma from borders
 @pytest.mark.parametrize("sigma", [1.5, 2.0, 3.0])
 def test_target_peaks_at_the_subpixel_keypoint(centre, sigma):
     (hm,) = gaussian_heatmaps(np.array([centre]), np.ones(1), HM, sigma)
@@ -189,12 +197,27 @@ def test_heatmap_stride():
 # digits put every joint between heatmap pixels so the round trip has sub-pixel work to do. The
 # person keeps 2.5 heatmap pixels from the border even in the 16x12 map: DARK smooths a
 # zero-padded map, which pulls peaks right at the border inwards (measured: 0.19 crop px at 1 px).
-POSE_FRACTIONS = np.array([
-    [0.5010, 0.2320], [0.5046, 0.1920], [0.4979, 0.2089], [0.5290, 0.2173], [0.4708, 0.2184],
-    [0.5925, 0.3171], [0.4038, 0.3120], [0.6366, 0.4353], [0.3642, 0.4296], [0.6532, 0.5428],
-    [0.3435, 0.5373], [0.5652, 0.5610], [0.4345, 0.5665], [0.5758, 0.6825], [0.4233, 0.6889],
-    [0.5857, 0.7797], [0.4138, 0.7863],
-])
+POSE_FRACTIONS = np.array(
+    [
+        [0.5010, 0.2320],
+        [0.5046, 0.1920],
+        [0.4979, 0.2089],
+        [0.5290, 0.2173],
+        [0.4708, 0.2184],
+        [0.5925, 0.3171],
+        [0.4038, 0.3120],
+        [0.6366, 0.4353],
+        [0.3642, 0.4296],
+        [0.6532, 0.5428],
+        [0.3435, 0.5373],
+        [0.5652, 0.5610],
+        [0.4345, 0.5665],
+        [0.5758, 0.6825],
+        [0.4233, 0.6889],
+        [0.5857, 0.7797],
+        [0.4138, 0.7863],
+    ]
+)
 GEOMETRIES = [
     {"input_size": (256, 192), "heatmap_size": (64, 48), "sigma": 2.0},
     {"input_size": (192, 144), "heatmap_size": (48, 36), "sigma": 1.5},
@@ -237,8 +260,9 @@ def test_codec_round_trip_through_a_rotated_mirrored_crop_to_image_coordinates()
     targets -> flip_back -> decode_to_image with the unmirrored matrix: the same image joints."""
     codec = HeatmapCodec(input_size=(192, 144), heatmap_size=(48, 36), sigma=1.5)
     crop = CropBox(center=(412.3, 287.6), size=(216.0, 288.0), rotation=17.0)  # 1.5 image px per crop px
-    image_joints = apply_affine(_known_crop_joints(codec.input_size), preprocess.invert_affine(
-        crop_matrix(crop, codec.input_size)))
+    image_joints = apply_affine(
+        _known_crop_joints(codec.input_size), preprocess.invert_affine(crop_matrix(crop, codec.input_size))
+    )
     mirrored = crop_matrix(crop, codec.input_size, flip=True)
     perm = flip_permutation()
     target, weight = codec.encode(apply_affine(image_joints, mirrored)[perm], np.ones(17, bool))

@@ -1,8 +1,14 @@
 import pytest
 
 from pstpose.config import (
-    ConfigError, ModelConfig, apply_overrides, from_dict, load_yaml, model_config_from_dict,
-    model_preset, to_dict,
+    ConfigError,
+    ModelConfig,
+    apply_overrides,
+    from_dict,
+    load_yaml,
+    model_config_from_dict,
+    model_preset,
+    to_dict,
 )
 
 

@@ -84,9 +84,10 @@ def _decode(path):
         return stream, [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
 
 
-@pytest.mark.parametrize("codecs,expected", [(("libx264", "h264", "mpeg4"), "libx264"),
-                                             (("no-such-codec", "mpeg4"), "mpeg4"),
-                                             ((), "cv2-mp4v")])
+@pytest.mark.parametrize(
+    "codecs,expected",
+    [(("libx264", "h264", "mpeg4"), "libx264"), (("no-such-codec", "mpeg4"), "mpeg4"), ((), "cv2-mp4v")],
+)
 def test_video_writer_codecs_and_fallbacks(tmp_path, codecs, expected):
     path = tmp_path / "o.mp4"
     with VideoWriter(path, fps=10, codecs=codecs) as writer:

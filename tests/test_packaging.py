@@ -127,8 +127,9 @@ def test_no_module_uses_a_submodule_it_did_not_import():
         "    if r.returncode: absent.append([parent, attr])\n"
         "print(json.dumps(absent))\n"
     )
-    out = subprocess.run([sys.executable, "-I", "-c", check, json.dumps(sorted(submodules))], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", check, json.dumps(sorted(submodules))], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     absent = {tuple(p) for p in json.loads(out.stdout)}
     offenders = sorted(f"{f}: {m}.{a}" for f, m, a in uses if (m, a) in absent)
@@ -202,7 +203,11 @@ def test_each_extra_names_its_packages_and_they_import(extra):
 def test_a_folder_named_pstpose_in_the_working_directory_does_not_shadow_the_package(tmp_path):
     """Running from the parent of a checkout called ``pstpose`` must still give the package."""
     (tmp_path / "pstpose" / "docs").mkdir(parents=True)
-    out = subprocess.run([sys.executable, "-c", "import pstpose; print(pstpose.PSTPose.__name__)"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", "import pstpose; print(pstpose.PSTPose.__name__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-400:]
     assert out.stdout.strip() == "PSTPose"

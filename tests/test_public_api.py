@@ -23,16 +23,21 @@ def test_public_callables_have_docstrings_and_annotated_signatures():
         func = obj.__init__ if inspect.isclass(obj) else obj
         if func is object.__init__ or not inspect.isfunction(func):
             continue  # dataclass-generated or builtin initialisers carry their fields' annotations
-        params = [p for p in inspect.signature(func).parameters.values()
-                  if p.name not in ("self", "cls") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        params = [
+            p
+            for p in inspect.signature(func).parameters.values()
+            if p.name not in ("self", "cls") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
         missing = [p.name for p in params if p.annotation is inspect.Parameter.empty]
         assert not missing, f"pstpose.{name}: parameters without type hints: {missing}"
 
 
 def test_importing_pstpose_does_not_import_torch():
     """The CLI's --help and light commands stay fast: names load on first use."""
-    code = "import sys, pstpose; assert 'torch' not in sys.modules, 'torch imported'; pstpose.PSTPose; " \
-           "assert 'torch' in sys.modules"
+    code = (
+        "import sys, pstpose; assert 'torch' not in sys.modules, 'torch imported'; pstpose.PSTPose; "
+        "assert 'torch' in sys.modules"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 

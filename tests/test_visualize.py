@@ -10,8 +10,9 @@ from pstpose.visualize import clip_crops_sheet, draw_poses, track_color
 
 def test_track_label_stays_inside_the_image_at_the_top():
     image = np.zeros((100, 120, 3), np.uint8)
-    out = draw_poses(image, np.full((1, 17, 2), 50.0), np.zeros((1, 17)), boxes=np.array([[10, 0, 60, 80]]),
-                     track_ids=[3])
+    out = draw_poses(
+        image, np.full((1, 17, 2), 50.0), np.zeros((1, 17)), boxes=np.array([[10, 0, 60, 80]]), track_ids=[3]
+    )
     color = np.array(track_color(3))
     label_rows = np.flatnonzero((out[:, 12:40] == color).all(-1).any(1))
     assert label_rows.min() == 0 and label_rows.max() > 5  # a filled label band below y = 0

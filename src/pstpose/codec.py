@@ -32,7 +32,13 @@ import numpy as np
 
 from pstpose.keypoints import NUM_JOINTS, UNANNOTATED_JOINTS, flip_permutation
 from pstpose.preprocess import (
-    HEATMAP_SIZE, HEATMAP_STRIDE, INPUT_SIZE, apply_affine, crop_to_heatmap, heatmap_to_crop, invert_affine,
+    HEATMAP_SIZE,
+    HEATMAP_STRIDE,
+    INPUT_SIZE,
+    apply_affine,
+    crop_to_heatmap,
+    heatmap_to_crop,
+    invert_affine,
 )
 
 if TYPE_CHECKING:
@@ -72,8 +78,7 @@ def joint_weights(
     finite = np.isfinite(pts).all(axis=1)
     inside = np.zeros_like(weight)
     inside[finite] = (
-        (pts[finite, 0] >= -0.5) & (pts[finite, 0] < w - 0.5)
-        & (pts[finite, 1] >= -0.5) & (pts[finite, 1] < h - 0.5)
+        (pts[finite, 0] >= -0.5) & (pts[finite, 0] < w - 0.5) & (pts[finite, 1] >= -0.5) & (pts[finite, 1] < h - 0.5)
     )
     weight &= inside
     if len(weight) == NUM_JOINTS:
@@ -81,7 +86,9 @@ def joint_weights(
     return weight.astype(np.float32)
 
 
-def gaussian_heatmaps(points_hm: np.ndarray, weights: np.ndarray, heatmap_size: tuple[int, int], sigma: float) -> np.ndarray:
+def gaussian_heatmaps(
+    points_hm: np.ndarray, weights: np.ndarray, heatmap_size: tuple[int, int], sigma: float
+) -> np.ndarray:
     """(K, H, W) float32 targets: exp(-((x - cx)^2 + (y - cy)^2) / (2 sigma^2)) for weighted
     joints, all zeros for joints with weight 0."""
     h, w = heatmap_size
@@ -297,14 +304,14 @@ class HeatmapCodec:
         object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
         object.__setattr__(self, "heatmap_size", tuple(int(v) for v in self.heatmap_size))
         if min(self.input_size + self.heatmap_size) <= 0:
-            raise ValueError(f"HeatmapCodec: input_size {self.input_size} and heatmap_size "
-                             f"{self.heatmap_size} must be positive")
+            raise ValueError(
+                f"HeatmapCodec: input_size {self.input_size} and heatmap_size {self.heatmap_size} must be positive"
+            )
         heatmap_stride(self.heatmap_size, self.input_size)  # refuses different x/y strides
         if not self.sigma > 0:
             raise ValueError(f"HeatmapCodec: sigma must be > 0, got {self.sigma!r}")
         if self.method not in DECODE_METHODS:
-            raise ValueError(f"HeatmapCodec: unknown decoding method {self.method!r}; "
-                             f"choose one of {DECODE_METHODS}")
+            raise ValueError(f"HeatmapCodec: unknown decoding method {self.method!r}; choose one of {DECODE_METHODS}")
         if self.blur_sigma < 0:
             raise ValueError(f"HeatmapCodec: blur_sigma must be >= 0, got {self.blur_sigma!r}")
 
@@ -317,8 +324,9 @@ class HeatmapCodec:
         self, points_crop: np.ndarray, present: np.ndarray, visibility: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One person's crop-space joints (K, 2) → (target (K, h, w) float32, weight (K,) float32)."""
-        return make_targets(points_crop, present, visibility, self.heatmap_size, self.sigma, self.stride,
-                            self.use_visibility)
+        return make_targets(
+            points_crop, present, visibility, self.heatmap_size, self.sigma, self.stride, self.use_visibility
+        )
 
     def decode(self, heatmaps: Heatmaps) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps (N, K, h, w) → (crop-space joints (N, K, 2), peak scores (N, K)).
@@ -338,7 +346,9 @@ class HeatmapCodec:
         stride, and every coordinate, would be wrong)."""
         size = tuple(int(v) for v in heatmaps.shape[-2:])
         if size != self.heatmap_size:
-            raise ValueError(f"HeatmapCodec: heatmaps are {size[0]}x{size[1]} but this codec decodes "
-                             f"{self.heatmap_size[0]}x{self.heatmap_size[1]} maps "
-                             f"(input {self.input_size[0]}x{self.input_size[1]})")
+            raise ValueError(
+                f"HeatmapCodec: heatmaps are {size[0]}x{size[1]} but this codec decodes "
+                f"{self.heatmap_size[0]}x{self.heatmap_size[1]} maps "
+                f"(input {self.input_size[0]}x{self.input_size[1]})"
+            )
         return decode_heatmaps(heatmaps, self.method, self.blur_sigma)

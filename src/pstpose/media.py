@@ -96,8 +96,16 @@ class VideoWriter:
     when the ``with`` block ends without an error.
     """
 
-    def __init__(self, path: str | Path, fps: float, codecs: tuple[str, ...] = PYAV_CODECS, allow_cv2: bool = True,
-                 *, crf: int = DEFAULT_CRF, preset: str | None = DEFAULT_PRESET):
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        codecs: tuple[str, ...] = PYAV_CODECS,
+        allow_cv2: bool = True,
+        *,
+        crf: int = DEFAULT_CRF,
+        preset: str | None = DEFAULT_PRESET,
+    ):
         self.path = Path(path)
         self.fps = float(fps) if fps and fps > 0 else DEFAULT_FPS
         self.codecs = codecs
@@ -117,8 +125,9 @@ class VideoWriter:
         self._tmp = self._stack.enter_context(atomic_path(self.path))
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             if exc_type is None:
                 self._finish()
@@ -148,7 +157,7 @@ class VideoWriter:
             self._container, self._stream, self.codec = container, stream, codec
             self._encode_pyav(first)
             return True
-        except Exception:  # noqa: BLE001 - an encoder that cannot open here: try the next one
+        except Exception:
             if container is not None:
                 with contextlib.suppress(Exception):
                     container.close()
@@ -193,7 +202,9 @@ class VideoWriter:
             if not opened and self.allow_cv2:
                 opened = self._open_cv2(image)
             if not opened:
-                raise OutputError(f"{self.path}: no video encoder could be opened (tried {', '.join(self.codecs)}, mp4v)")
+                raise OutputError(
+                    f"{self.path}: no video encoder could be opened (tried {', '.join(self.codecs)}, mp4v)"
+                )
         elif self._cv2_writer is not None:
             self._cv2_writer.write(image)
         else:
@@ -218,8 +229,14 @@ class VideoWriter:
                 self._cv2_writer.release()
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = DEFAULT_FPS, *, crf: int = 18,
-                preset: str | None = None) -> Path:
+def write_video(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float = DEFAULT_FPS,
+    *,
+    crf: int = 18,
+    preset: str | None = None,
+) -> Path:
     """Encode BGR uint8 frames (any iterable, consumed once) to an mp4 with ``VideoWriter``.
 
     The defaults (CRF 18, the encoder's own preset) favour fidelity over size: this is how the

@@ -40,6 +40,8 @@ def posetrack_image_id(video_id: int, frame: int) -> int:
     id would silently be another frame's (of another video).
     """
     if not 0 <= int(frame) < MAX_FRAMES:
-        raise ValueError(f"frame number {frame} does not fit the {FRAME_DIGITS}-digit frame field of a "
-                         f"PoseTrack image id (0..{MAX_FRAMES - 1})")
+        raise ValueError(
+            f"frame number {frame} does not fit the {FRAME_DIGITS}-digit frame field of a "
+            f"PoseTrack image id (0..{MAX_FRAMES - 1})"
+        )
     return int(f"1{video_id_text(video_id)}{int(frame):0{FRAME_DIGITS}d}")

@@ -104,8 +104,12 @@ def warp_frame(image: np.ndarray, mat: np.ndarray, input_size: tuple[int, int] =
 
     out_h, out_w = input_size
     return cv2.warpAffine(
-        image, mat.astype(np.float64), (out_w, out_h), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        image,
+        mat.astype(np.float64),
+        (out_w, out_h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
 
 

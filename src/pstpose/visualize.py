@@ -58,7 +58,9 @@ def draw_poses(
                 # above the box, or inside its top edge when the box touches the image top
                 top = y1 - th - 4 if y1 - th - 4 >= 0 else y1
                 cv2.rectangle(out, (x1, top), (x1 + tw + 4, top + th + 4), color, -1)
-                cv2.putText(out, label, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+                cv2.putText(
+                    out, label, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+                )
         for a, b in DRAW_SKELETON:
             if visible[a] and visible[b]:
                 pa = tuple(int(round(v)) for v in kpts[i, a])

@@ -6,8 +6,13 @@ import pytest
 from pstpose import preprocess
 from pstpose.config import DataConfig
 from pstpose.data.clips import (
-    check_frame_files, clip_file_names, clip_frame_indices, detection_samples, ground_truth_samples,
-    keypoint_extent_box, video_length,
+    check_frame_files,
+    clip_file_names,
+    clip_frame_indices,
+    detection_samples,
+    ground_truth_samples,
+    keypoint_extent_box,
+    video_length,
 )
 from pstpose.data.frames import FrameFileError, FrameNamingError, neighbour_file_name
 from pstpose.data.records import Frame
@@ -68,11 +73,15 @@ def test_neighbour_naming_fails_clearly():
 
 def test_listed_frames_keep_their_names_others_are_derived():
     seq = make_sequence(nframes=6, labeled=(2,))
-    seq.frames.append(Frame(file_name="images/val/000001_test/odd_name.jpg", frame_index=3, persons=[],
-                            is_labeled=False))
+    seq.frames.append(
+        Frame(file_name="images/val/000001_test/odd_name.jpg", frame_index=3, persons=[], is_labeled=False)
+    )
     names = clip_file_names(seq, seq.frames[0], [1, 2, 3], "pt18")
-    assert names == ("images/val/000001_test/000001.jpg", "images/val/000001_test/000002.jpg",
-                     "images/val/000001_test/odd_name.jpg")
+    assert names == (
+        "images/val/000001_test/000001.jpg",
+        "images/val/000001_test/000002.jpg",
+        "images/val/000001_test/odd_name.jpg",
+    )
 
 
 def test_video_length_uses_nframes_beyond_the_listed_frames():
@@ -101,7 +110,9 @@ def test_pt17_sequence_samples_use_one_based_names():
     seq = make_sequence(name="00098_mpii", nframes=30, labeled=(0, 29), fmt="pt17")
     samples = ground_truth_samples([seq], DataConfig(frames_per_side=2, dilation=2))
     assert samples[0].frame_files == ("images/00098_mpii/00000001.jpg",) * 3 + (
-        "images/00098_mpii/00000003.jpg", "images/00098_mpii/00000005.jpg")
+        "images/00098_mpii/00000003.jpg",
+        "images/00098_mpii/00000005.jpg",
+    )
     assert samples[1].frame_files[-1] == "images/00098_mpii/00000030.jpg"
     assert samples[1].frame_files[0] == "images/00098_mpii/00000026.jpg"
 

@@ -21,8 +21,10 @@ def _noise_frames(nframes, seed=0):
 
 @pytest.fixture
 def jpeg_dataset(tmp_path):
-    persons = [make_person(center=(150.0, 120.0), height=150.0, track_id=3),
-               make_person(center=(250.0, 130.0), height=120.0, track_id=4)]
+    persons = [
+        make_person(center=(150.0, 120.0), height=150.0, track_id=3),
+        make_person(center=(250.0, 130.0), height=120.0, track_id=4),
+    ]
     seq = make_sequence(nframes=4, labeled=(0, 2), persons=persons, width=W, height=H)
     write_frames(tmp_path, seq, _noise_frames(4), width=W, height=H)
     return tmp_path, seq
@@ -74,8 +76,14 @@ def test_all_frames_share_one_matrix_under_augmentation(tmp_path):
         img = np.full((H, W, 3), bg, np.uint8)
         cv2.circle(img, (int(marker[0]), int(marker[1])), 4, (255, 255, 255), -1)
         images[i] = img
-    seq = make_sequence(nframes=3, labeled=(1,), persons=[make_person(center=(150.0, 120.0), height=150.0)],
-                        ext="png", width=W, height=H)
+    seq = make_sequence(
+        nframes=3,
+        labeled=(1,),
+        persons=[make_person(center=(150.0, 120.0), height=150.0)],
+        ext="png",
+        width=W,
+        height=H,
+    )
     write_frames(tmp_path, seq, images, width=W, height=H)
     cfg = DataConfig(rotation_prob=1.0, flip_prob=1.0, half_body_prob=0.0)
     ds = PoseTrackClipDataset([seq], tmp_path, cfg, train=True)
@@ -97,10 +105,18 @@ def test_all_frames_share_one_matrix_under_augmentation(tmp_path):
 
 def test_flip_item_moves_left_wrist_into_right_wrist_channel(jpeg_dataset):
     root, seq = jpeg_dataset
-    plain = PoseTrackClipDataset([seq], root, DataConfig(flip_prob=0.0, rotation_prob=0.0, half_body_prob=0.0,
-                                                         scale_range=(1.2, 1.2)), train=True)
-    flip = PoseTrackClipDataset([seq], root, DataConfig(flip_prob=1.0, rotation_prob=0.0, half_body_prob=0.0,
-                                                        scale_range=(1.2, 1.2)), train=True)
+    plain = PoseTrackClipDataset(
+        [seq],
+        root,
+        DataConfig(flip_prob=0.0, rotation_prob=0.0, half_body_prob=0.0, scale_range=(1.2, 1.2)),
+        train=True,
+    )
+    flip = PoseTrackClipDataset(
+        [seq],
+        root,
+        DataConfig(flip_prob=1.0, rotation_prob=0.0, half_body_prob=0.0, scale_range=(1.2, 1.2)),
+        train=True,
+    )
     a, b = plain[1], flip[1]
     lw, rw = JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]
     torch.testing.assert_close(b["target"][rw], a["target"][lw].flip(-1), atol=1e-6, rtol=0)
@@ -144,8 +160,10 @@ def test_batches_do_not_depend_on_the_worker_count(jpeg_dataset):
 
 def test_eval_with_detection_boxes(jpeg_dataset):
     root, seq = jpeg_dataset
-    boxes = {1000: np.array([[100, 50, 80, 150, 0.8], [0, 0, 30, 30, 0.05]]),
-             "images/val/000001_test/000002.jpg": np.array([[200, 60, 60, 130, 0.3]])}
+    boxes = {
+        1000: np.array([[100, 50, 80, 150, 0.8], [0, 0, 30, 30, 0.05]]),
+        "images/val/000001_test/000002.jpg": np.array([[200, 60, 60, 130, 0.3]]),
+    }
     ds = PoseTrackClipDataset([seq], root, DataConfig(), train=False, boxes=boxes)
     assert [(s.frame_index, s.box_score) for s in ds.samples] == [(0, 0.8), (2, 0.3)]
     item = ds[1]
@@ -187,8 +205,12 @@ def test_data_config_validates_and_takes_overrides():
 
     cfg = apply_overrides(DataConfig(), ["frames_per_side=2", "scale_range=[0.7, 1.3]", "dilation=3"])
     assert (cfg.num_frames, cfg.scale_range, cfg.dilation) == (5, (0.7, 1.3), 3)
-    for bad, key in [({"format": "coco"}, "data.format"), ({"heatmap_size": [64, 64]}, "data.heatmap_size"),
-                     ({"flip_prob": 1.5}, "data.flip_prob"), ({"dilation": 0}, "data.dilation")]:
+    for bad, key in [
+        ({"format": "coco"}, "data.format"),
+        ({"heatmap_size": [64, 64]}, "data.heatmap_size"),
+        ({"flip_prob": 1.5}, "data.flip_prob"),
+        ({"dilation": 0}, "data.dilation"),
+    ]:
         with pytest.raises(ConfigError, match=key):
             from_dict(DataConfig, bad)
 
@@ -226,10 +248,22 @@ def test_real_posetrack18_keyframe(shared_data):
     persons = []
     for ann in data["annotations"]:
         kps = np.asarray(ann["keypoints"], dtype=np.float64).reshape(17, 3)
-        persons.append(Person(keypoints=kps, present=kps[:, 2] > 0, track_id=ann["track_id"],
-                              bbox=np.asarray(ann["bbox"], dtype=np.float64)))
-    frame = Frame(file_name=image["file_name"], frame_index=0, persons=persons, image_id=image["id"],
-                  width=image["width"], height=image["height"])
+        persons.append(
+            Person(
+                keypoints=kps,
+                present=kps[:, 2] > 0,
+                track_id=ann["track_id"],
+                bbox=np.asarray(ann["bbox"], dtype=np.float64),
+            )
+        )
+    frame = Frame(
+        file_name=image["file_name"],
+        frame_index=0,
+        persons=persons,
+        image_id=image["id"],
+        width=image["width"],
+        height=image["height"],
+    )
     seq = Sequence(name="009473_mpii_test", frames=[frame], format="pt18", nframes=image["nframes"])
     with pytest.raises(FrameFileError, match=r"009473_mpii_test/000001\.jpg"):
         PoseTrackClipDataset([seq], root, DataConfig(), train=False)

@@ -19,7 +19,6 @@ from pstpose.data.posetrack import (
 from pstpose.keypoints import JOINT_INDEX, JOINT_NAMES
 
 
-
 def _write(path: Path, data) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
@@ -31,7 +30,13 @@ def _write(path: Path, data) -> Path:
 
 def test_real_posetrack18_file(shared_data):
     seq = load_sequence(shared_data / "posetrack18_sample" / "annotations" / "val" / "009473_mpii_test.json")
-    assert (seq.name, seq.format, seq.nframes, seq.vid_id, len(seq.frames)) == ("009473_mpii_test", "pt18", 101, "009473", 1)
+    assert (seq.name, seq.format, seq.nframes, seq.vid_id, len(seq.frames)) == (
+        "009473_mpii_test",
+        "pt18",
+        101,
+        "009473",
+        1,
+    )
     frame = seq.frames[0]
     assert frame.frame_index == 0 and frame.image_id == 10094730000 and frame.is_labeled
     assert frame.file_name == "images/val/009473_mpii_test/000000.jpg" and (frame.width, frame.height) == (1920, 1080)
@@ -55,18 +60,36 @@ def test_real_posetrack18_file(shared_data):
 def _pt18(names=JOINT_NAMES, extra_ann=None, extra_img=None):
     kp = [0.0] * (3 * len(names))
     pos = {n: i for i, n in enumerate(names)}
-    kp[3 * pos["nose"]: 3 * pos["nose"] + 3] = [10, 20, 1]
-    kp[3 * pos["head_top"]: 3 * pos["head_top"] + 3] = [-3, -7, 0]  # negative, v=0: present
-    kp[3 * pos["right_ankle"]: 3 * pos["right_ankle"] + 3] = [5, 0, 0]  # y=0 only: present in pt18
+    kp[3 * pos["nose"] : 3 * pos["nose"] + 3] = [10, 20, 1]
+    kp[3 * pos["head_top"] : 3 * pos["head_top"] + 3] = [-3, -7, 0]  # negative, v=0: present
+    kp[3 * pos["right_ankle"] : 3 * pos["right_ankle"] + 3] = [5, 0, 0]  # y=0 only: present in pt18
     images = [
-        {"file_name": "images/val/000002_bonn_test/000004.jpg", "id": 40, "is_labeled": True, "nframes": 9, "vid_id": "000002",
-         "ignore_regions_x": [[0, 10, 10]], "ignore_regions_y": [[0, 0, 10]], **(extra_img or {})},
+        {
+            "file_name": "images/val/000002_bonn_test/000004.jpg",
+            "id": 40,
+            "is_labeled": True,
+            "nframes": 9,
+            "vid_id": "000002",
+            "ignore_regions_x": [[0, 10, 10]],
+            "ignore_regions_y": [[0, 0, 10]],
+            **(extra_img or {}),
+        },
         {"file_name": "images/val/000002_bonn_test/000005.jpg", "id": 41, "is_labeled": False},
     ]
-    ann = {"image_id": 40, "track_id": 3, "keypoints": kp, "bbox": [1, 2, 3, 4], "bbox_head": [0, 0, 10, 20],
-           "scores": [0.1 * i for i in range(len(names))], **(extra_ann or {})}
-    return {"images": images, "annotations": [ann],
-            "categories": [{"id": 1, "name": "person", "keypoints": list(names)}]}
+    ann = {
+        "image_id": 40,
+        "track_id": 3,
+        "keypoints": kp,
+        "bbox": [1, 2, 3, 4],
+        "bbox_head": [0, 0, 10, 20],
+        "scores": [0.1 * i for i in range(len(names))],
+        **(extra_ann or {}),
+    }
+    return {
+        "images": images,
+        "annotations": [ann],
+        "categories": [{"id": 1, "name": "person", "keypoints": list(names)}],
+    }
 
 
 def test_pt18_file_fields_and_absence_rule(tmp_path):
@@ -112,16 +135,34 @@ def test_unlabeled_default_and_missing_scores(tmp_path):
     assert seq.frames[0].persons[0].scores is None
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["annotations"][0].update(keypoints=[0] * 48), r"x\.json: annotations\[0\]\.keypoints has 48 values, expected 51"),
-    (lambda d: d["annotations"][0].update(image_id=99), r"x\.json: annotations\[0\]\.image_id 99 does not name an image"),
-    (lambda d: d["annotations"][0]["keypoints"].__setitem__(4, "7"), r"annotations\[0\]\.keypoints must be a flat list of numbers \(found '7'\)"),
-    (lambda d: d["annotations"][0].update(scores=[1, 2]), r"annotations\[0\]\.scores has 2 values, expected 17"),
-    (lambda d: d["annotations"][0].update(bbox_head=[1, 2, 3]), r"annotations\[0\]\.bbox_head has 3 values, expected 4"),
-    (lambda d: d["images"][0].update(ignore_regions_y=[]), r"images\[0\]: ignore_regions_x and ignore_regions_y"),
-    (lambda d: d["categories"][0]["keypoints"].__setitem__(0, "snout"), r"categories\[0\]\.keypoints\[0\] is 'snout'"),
-    (lambda d: d["images"][1].update(id=40), r"images\[1\]\.id 40 repeats"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda d: d["annotations"][0].update(keypoints=[0] * 48),
+            r"x\.json: annotations\[0\]\.keypoints has 48 values, expected 51",
+        ),
+        (
+            lambda d: d["annotations"][0].update(image_id=99),
+            r"x\.json: annotations\[0\]\.image_id 99 does not name an image",
+        ),
+        (
+            lambda d: d["annotations"][0]["keypoints"].__setitem__(4, "7"),
+            r"annotations\[0\]\.keypoints must be a flat list of numbers \(found '7'\)",
+        ),
+        (lambda d: d["annotations"][0].update(scores=[1, 2]), r"annotations\[0\]\.scores has 2 values, expected 17"),
+        (
+            lambda d: d["annotations"][0].update(bbox_head=[1, 2, 3]),
+            r"annotations\[0\]\.bbox_head has 3 values, expected 4",
+        ),
+        (lambda d: d["images"][0].update(ignore_regions_y=[]), r"images\[0\]: ignore_regions_x and ignore_regions_y"),
+        (
+            lambda d: d["categories"][0]["keypoints"].__setitem__(0, "snout"),
+            r"categories\[0\]\.keypoints\[0\] is 'snout'",
+        ),
+        (lambda d: d["images"][1].update(id=40), r"images\[1\]\.id 40 repeats"),
+    ],
+)
 def test_pt18_errors_name_file_and_field(tmp_path, mutate, message):
     data = _pt18()
     mutate(data)
@@ -144,20 +185,43 @@ def test_detect_format_messages(tmp_path):
 
 # --- PoseTrack17 annolist written by hand --------------------------------------------------------
 
-ANNOLIST = {"annolist": [
-    {"image": [{"name": "images/bonn_5sec/000342_mpii/00000001.jpg"}], "imgnum": [1], "is_labeled": [1],
-     "ignore_regions": [{"point": [{"x": [0], "y": [0]}, {"x": [50], "y": [0]}, {"x": [50], "y": [40]}]}],
-     "annorect": [
-         {"x1": [100], "y1": [50], "x2": [130], "y2": [90], "track_id": [7], "score": [0.8],
-          "annopoints": [{"point": [
-              {"id": [0], "x": [120.5], "y": [400], "is_visible": [1], "score": [0.9]},   # right_ankle
-              {"id": [14], "x": [115], "y": [-4], "is_visible": [0], "score": [0.6]},     # head_top, negative
-              {"id": [12], "x": [0], "y": [0], "score": [0.3]},                           # head_bottom at 0,0: listed
-          ]}]},
-         {"x1": [300], "y1": [60], "x2": [320], "y2": [85], "track_id": [8]},          # no annopoints
-     ]},
-    {"image": [{"name": "images/bonn_5sec/000342_mpii/00000002.jpg"}], "annorect": []},
-]}
+ANNOLIST = {
+    "annolist": [
+        {
+            "image": [{"name": "images/bonn_5sec/000342_mpii/00000001.jpg"}],
+            "imgnum": [1],
+            "is_labeled": [1],
+            "ignore_regions": [{"point": [{"x": [0], "y": [0]}, {"x": [50], "y": [0]}, {"x": [50], "y": [40]}]}],
+            "annorect": [
+                {
+                    "x1": [100],
+                    "y1": [50],
+                    "x2": [130],
+                    "y2": [90],
+                    "track_id": [7],
+                    "score": [0.8],
+                    "annopoints": [
+                        {
+                            "point": [
+                                {"id": [0], "x": [120.5], "y": [400], "is_visible": [1], "score": [0.9]},  # right_ankle
+                                {
+                                    "id": [14],
+                                    "x": [115],
+                                    "y": [-4],
+                                    "is_visible": [0],
+                                    "score": [0.6],
+                                },  # head_top, negative
+                                {"id": [12], "x": [0], "y": [0], "score": [0.3]},  # head_bottom at 0,0: listed
+                            ]
+                        }
+                    ],
+                },
+                {"x1": [300], "y1": [60], "x2": [320], "y2": [85], "track_id": [8]},  # no annopoints
+            ],
+        },
+        {"image": [{"name": "images/bonn_5sec/000342_mpii/00000002.jpg"}], "annorect": []},
+    ]
+}
 
 
 def test_pt17_annolist(tmp_path):
@@ -175,13 +239,18 @@ def test_pt17_annolist(tmp_path):
     assert not b.present.any() and b.scores is None and b.head_box.tolist() == [300, 60, 320, 85]
 
 
-@pytest.mark.parametrize("point, message", [
-    ({"id": [15], "x": [1], "y": [1]}, r"point\[0\]\.id is 15, expected a PoseTrack17 joint id 0\.\.14"),
-    ({"id": [3], "x": ["a"], "y": [1]}, r"point\[0\]\.x must be a number"),
-])
+@pytest.mark.parametrize(
+    "point, message",
+    [
+        ({"id": [15], "x": [1], "y": [1]}, r"point\[0\]\.id is 15, expected a PoseTrack17 joint id 0\.\.14"),
+        ({"id": [3], "x": ["a"], "y": [1]}, r"point\[0\]\.x must be a number"),
+    ],
+)
 def test_pt17_errors(tmp_path, point, message):
     data = {"annolist": [{"image": [{"name": "a/00000001.jpg"}], "annorect": [{"annopoints": [{"point": [point]}]}]}]}
-    with pytest.raises(PoseTrackFormatError, match=r"a\.json: annolist\[0\]\.annorect\[0\]\.annopoints\[0\]\." + message):
+    with pytest.raises(
+        PoseTrackFormatError, match=r"a\.json: annolist\[0\]\.annorect\[0\]\.annopoints\[0\]\." + message
+    ):
         load_sequence(_write(tmp_path / "a.json", data))
 
 
@@ -207,7 +276,9 @@ def test_load_merged_groups_videos(tmp_path):
     for v, vid in enumerate(("000009", "000001")):
         for i in range(3):
             iid = int(f"1{vid}{i:04d}")
-            images.append({"file_name": f"images/val/{vid}_mpii_test/{i:06d}.jpg", "id": iid, "vid_id": vid, "is_labeled": True})
+            images.append(
+                {"file_name": f"images/val/{vid}_mpii_test/{i:06d}.jpg", "id": iid, "vid_id": vid, "is_labeled": True}
+            )
             anns.append({"image_id": iid, "track_id": v, "keypoints": [1.0] * 51, "bbox_head": [0, 0, 1, 1]})
     data = {"images": images, "annotations": anns}
     seqs = load_merged(_write(tmp_path / "merged.json", data))

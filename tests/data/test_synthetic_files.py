@@ -40,7 +40,9 @@ def test_same_seed_gives_identical_bytes_whatever_the_workers(dataset, tmp_path)
     # a different seed changes the pixels
     third = tmp_path / "seed4"
     generate_dataset(third, **{**SMALL, "seed": 4, "videos": 1, "val_videos": 0})
-    assert (third / "images/train/000001_mpii_train/000000.jpg").read_bytes() != a["images/train/000001_mpii_train/000000.jpg"]
+    assert (third / "images/train/000001_mpii_train/000000.jpg").read_bytes() != a[
+        "images/train/000001_mpii_train/000000.jpg"
+    ]
 
 
 def test_layout_names_and_ids(dataset):
@@ -96,6 +98,7 @@ def test_categories_use_project_joint_facts(dataset):
 
 def test_files_load_with_the_posetrack_reader(dataset):
     from pstpose.data import posetrack
+
     path = dataset / "annotations/val/100001_mpii_test.json"
     raw = json.loads(path.read_text())
     seq = posetrack.load_sequence(path)
@@ -138,8 +141,23 @@ def test_errors_name_the_problem(dataset, tmp_path):
 def test_cli(tmp_path, capsys):
     out = tmp_path / "cli"
     sheet = tmp_path / "docs" / "sheet.png"
-    args = [str(out), "--videos", "1", "--val-videos", "1", "--frames", "4", "--height", "64", "--width", "96",
-            "--preset", "easy", "--contact-sheet", str(sheet)]
+    args = [
+        str(out),
+        "--videos",
+        "1",
+        "--val-videos",
+        "1",
+        "--frames",
+        "4",
+        "--height",
+        "64",
+        "--width",
+        "96",
+        "--preset",
+        "easy",
+        "--contact-sheet",
+        str(sheet),
+    ]
     assert cli_main(["synth", *args]) == 0
     assert (out / "annotations/train/000001_mpii_train.json").is_file() and sheet.is_file()
     assert "frames/s" in capsys.readouterr().out

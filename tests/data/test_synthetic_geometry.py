@@ -40,7 +40,7 @@ def _joints(rendered):
 
 def test_visible_joints_land_on_their_own_limbs(rendered):
     checked = 0
-    for plan, fr, idx, gt, j in _joints(rendered):
+    for _plan, fr, idx, gt, j in _joints(rendered):
         x, y, v = gt.keypoints[j]
         if v != 1:
             continue
@@ -68,7 +68,7 @@ def test_visible_joints_are_painted_over_the_background(rendered):
 
 def test_occlusion_flags_follow_the_depth_order(rendered):
     by_others = 0
-    for plan, fr, idx, gt, j in _joints(rendered):
+    for _plan, fr, idx, gt, j in _joints(rendered):
         x, y, v = gt.keypoints[j]
         xi, yi = int(round(x)), int(round(y))
         if not (0 <= xi < W and 0 <= yi < H) or v == 1:
@@ -95,7 +95,7 @@ def test_joints_of_people_behind_others_are_occluded(rendered):
     """Where two people's drawn areas overlap, the farther person's joint under the nearer one's
     body is flagged occluded, never visible."""
     hits = 0
-    for plan, fr, idx, gt, j in _joints(rendered):
+    for _plan, fr, idx, gt, j in _joints(rendered):
         x, y, v = gt.keypoints[j]
         xi, yi = int(round(x)), int(round(y))
         if not (0 <= xi < W and 0 <= yi < H):
@@ -108,7 +108,7 @@ def test_joints_of_people_behind_others_are_occluded(rendered):
 
 
 def test_person_box_is_the_enlarged_joint_box_and_encloses_visible_joints(rendered):
-    for plan, frames in rendered:
+    for _plan, frames in rendered:
         for fr in frames:
             for gt in fr.persons:
                 x, y, w, h = gt.bbox
@@ -137,8 +137,12 @@ def test_head_boxes_scale_with_the_head(rendered):
                         px, py = gt.keypoints[j, :2]
                         assert hx - 1 <= px <= hx + hw + 1 and hy - 1 <= py <= hy + hh + 1
     # and bigger heads / nearer people get bigger boxes
-    widths = [(gt.head_box[2], plan.people[gt.track_id].shape.head_r / gt.depth)
-              for plan, frames in rendered for fr in frames for gt in fr.persons]
+    widths = [
+        (gt.head_box[2], plan.people[gt.track_id].shape.head_r / gt.depth)
+        for plan, frames in rendered
+        for fr in frames
+        for gt in fr.persons
+    ]
     w, ratio = np.array(widths).T
     assert np.corrcoef(w, ratio)[0, 1] > 0.99
 

@@ -82,6 +82,7 @@ def test_mean_joint_displacement_hand_worked():
 def test_rapid_motion_moves_at_least_twice_as_fast_as_easy():
     """The documented contract: mean joint displacement per frame of `rapid-motion` is >= 2x that
     of `easy` (same sizes, several videos)."""
+
     def mean_disp(preset: str) -> float:
         values = []
         for seed in range(3):
@@ -95,8 +96,9 @@ def test_rapid_motion_moves_at_least_twice_as_fast_as_easy():
 
 
 def test_custom_preset_object_is_accepted():
-    still = dataclasses.replace(PRESETS["easy"], speed=0.0, action_weights=(0, 0, 0, 0, 1.0), noise_sigma=0.0,
-                                lighting=0.0)
+    still = dataclasses.replace(
+        PRESETS["easy"], speed=0.0, action_weights=(0, 0, 0, 0, 1.0), noise_sigma=0.0, lighting=0.0
+    )
     seq = render_sequence(seed=3, preset=still, people=1, frames=4, height=96, width=128)
     assert seq.preset == "custom"
     mean, _ = mean_joint_displacement(seq.persons)

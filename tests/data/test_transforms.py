@@ -5,8 +5,15 @@ from pstpose import preprocess
 from pstpose.codec import heatmap_points_to_image, make_targets
 from pstpose.config import DataConfig
 from pstpose.data.transforms import (
-    LOWER_BODY, NO_AUGMENTATION, UPPER_BODY, Augmentation, draw_augmentation, keypoints_to_crop, sample_crop,
-    sample_matrix, sample_rng,
+    LOWER_BODY,
+    NO_AUGMENTATION,
+    UPPER_BODY,
+    Augmentation,
+    draw_augmentation,
+    keypoints_to_crop,
+    sample_crop,
+    sample_matrix,
+    sample_rng,
 )
 from pstpose.keypoints import JOINT_INDEX, flip_permutation
 from tests.data.clip_builders import make_person
@@ -23,8 +30,15 @@ def _pipeline(person, aug, cfg=CFG):
     return crop, m, xy, present, target, weight
 
 
-@pytest.mark.parametrize("aug", [NO_AUGMENTATION, Augmentation(1.3, 30.0, True), Augmentation(0.7, -44.0, False),
-                                 Augmentation(1.0, 0.0, True, "upper")])
+@pytest.mark.parametrize(
+    "aug",
+    [
+        NO_AUGMENTATION,
+        Augmentation(1.3, 30.0, True),
+        Augmentation(0.7, -44.0, False),
+        Augmentation(1.0, 0.0, True, "upper"),
+    ],
+)
 def test_keypoints_map_into_the_crop_and_back(aug):
     person = make_person(center=(333.3, 222.2), height=180.0)
     _, m, xy, present, _, _ = _pipeline(person, aug)
@@ -47,7 +61,7 @@ def test_flip_moves_the_left_wrist_target_to_the_right_wrist_channel_mirrored():
     np.testing.assert_array_equal(weight_f, weight[perm])
     # The left wrist is on the image's right of a person facing the camera; flipped, its target
     # sits at the mirrored heatmap column.
-    ys, xs = np.mgrid[0 : HM[0], 0 : HM[1]]
+    _ys, xs = np.mgrid[0 : HM[0], 0 : HM[1]]
     cx = (target[lw] * xs).sum() / target[lw].sum()
     cx_f = (target_f[rw] * xs).sum() / target_f[rw].sum()
     assert cx_f == pytest.approx(HM[1] - 1 - cx, abs=1e-4)

@@ -16,9 +16,24 @@ def small_recipe(tmp_path):
 
     def make(**changes) -> TrainConfig:
         base = TrainConfig(
-            lr=5e-3, weight_decay=0.05, milestones=(1, 2), gamma=0.1, warmup_iters=3, warmup_ratio=0.1,
-            epochs=3, batch_size=2, grad_clip=0.05, accumulation=2, amp="none", device="cpu", seed=3,
-            deterministic=True, workers=0, log_every=1, output_dir=str(tmp_path / "run"), progress=False,
+            lr=5e-3,
+            weight_decay=0.05,
+            milestones=(1, 2),
+            gamma=0.1,
+            warmup_iters=3,
+            warmup_ratio=0.1,
+            epochs=3,
+            batch_size=2,
+            grad_clip=0.05,
+            accumulation=2,
+            amp="none",
+            device="cpu",
+            seed=3,
+            deterministic=True,
+            workers=0,
+            log_every=1,
+            output_dir=str(tmp_path / "run"),
+            progress=False,
         )
         return dataclasses.replace(base, **changes)
 

@@ -18,16 +18,32 @@ from tests.engine.standins import RandomClipDataset, TinyHeatmapNet  # noqa: E40
 
 
 def train(out: Path, batch_size: int) -> None:
-    cfg = TrainConfig(lr=1e-2, epochs=1, batch_size=batch_size, grad_clip=0.0, device="cpu", seed=5,
-                      deterministic=True, workers=0, output_dir=str(out / "run"), progress=False,
-                      milestones=(6,))
+    cfg = TrainConfig(
+        lr=1e-2,
+        epochs=1,
+        batch_size=batch_size,
+        grad_clip=0.0,
+        device="cpu",
+        seed=5,
+        deterministic=True,
+        workers=0,
+        output_dir=str(out / "run"),
+        progress=False,
+        milestones=(6,),
+    )
     ctx = setup_distributed(cfg.device)
     torch.manual_seed(ctx.rank + 100)  # deliberately different initial weights on each rank
     trainer = Trainer(TinyHeatmapNet(), RandomClipDataset(size=8), cfg, dist=ctx)
     history = trainer.fit()
-    torch.save({"state": trainer.model.state_dict(), "world_size": ctx.world_size,
-                "steps": trainer.global_step, "loss": history[-1]["train_loss"]},
-               out / f"rank{ctx.rank}_of_{ctx.world_size}.pt")
+    torch.save(
+        {
+            "state": trainer.model.state_dict(),
+            "world_size": ctx.world_size,
+            "steps": trainer.global_step,
+            "loss": history[-1]["train_loss"],
+        },
+        out / f"rank{ctx.rank}_of_{ctx.world_size}.pt",
+    )
     teardown_distributed()
 
 

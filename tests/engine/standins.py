@@ -46,8 +46,12 @@ class RandomClipDataset(Dataset):
         clip = self.clips[index]
         if self.noise:
             clip = clip + self.noise * torch.from_numpy(np.random.standard_normal(clip.shape).astype(np.float32))
-        return {"clip": clip, "target": self.targets[index], "target_weight": self.weights[index],
-                "meta": {"index": index, "joints": list(range(index % 3))}}
+        return {
+            "clip": clip,
+            "target": self.targets[index],
+            "target_weight": self.weights[index],
+            "meta": {"index": index, "joints": list(range(index % 3))},
+        }
 
 
 def state_hash(model: nn.Module) -> str:

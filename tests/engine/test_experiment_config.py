@@ -1,11 +1,19 @@
 import pytest
 
 from pstpose.config import (
-    ConfigError, ExperimentConfig, TrainConfig, experiment_from_dict, load_experiment, shipped_configs, to_dict,
+    ConfigError,
+    ExperimentConfig,
+    TrainConfig,
+    experiment_from_dict,
+    load_experiment,
+    shipped_configs,
+    to_dict,
 )
 
-EXPECTED = {f"posetrack{y}_{m}" for y in (17, 18, 21) for m in ("vitpose-b", "vitpose-h")} | {"synthetic_tiny",
-                                                                                           "synthetic_tiny_hires"}
+EXPECTED = {f"posetrack{y}_{m}" for y in (17, 18, 21) for m in ("vitpose-b", "vitpose-h")} | {
+    "synthetic_tiny",
+    "synthetic_tiny_hires",
+}
 
 
 def test_every_shipped_config_loads_with_the_recipe():
@@ -35,10 +43,18 @@ def test_every_shipped_config_loads_with_the_recipe():
 
 
 def test_set_overrides_reach_every_section():
-    cfg = load_experiment("synthetic_tiny", [
-        "train.lr=1e-4", "train.amp=bf16", "train.milestones=[3, 5]", "model.dfe.enabled=false",
-        "model.fcg.num_clusters=16", "data.root=/elsewhere", "data.sigma=3",
-    ])
+    cfg = load_experiment(
+        "synthetic_tiny",
+        [
+            "train.lr=1e-4",
+            "train.amp=bf16",
+            "train.milestones=[3, 5]",
+            "model.dfe.enabled=false",
+            "model.fcg.num_clusters=16",
+            "data.root=/elsewhere",
+            "data.sigma=3",
+        ],
+    )
     assert cfg.train.lr == 1e-4 and cfg.train.amp == "bf16" and cfg.train.milestones == (3, 5)
     assert cfg.model.dfe.enabled is False and cfg.model.fcg.num_clusters == 16
     assert cfg.model.backbone.embed_dim == 128  # the preset still supplies the rest

@@ -17,8 +17,11 @@ from pstpose.models.errors import CheckpointError
 from pstpose.models.pstpose import build_model
 from pstpose.models.vit import resize_pos_embed
 
-SMALL = {"backbone": {"depth": 1, "embed_dim": 32, "num_heads": 2}, "head": {"deconv_channels": 16},
-         "fcg": {"num_clusters": 16}}
+SMALL = {
+    "backbone": {"depth": 1, "embed_dim": 32, "num_heads": 2},
+    "head": {"deconv_channels": 16},
+    "fcg": {"num_clusters": 16},
+}
 
 
 def _model(image_size=(64, 48), variant="pstpose", seed=0):
@@ -108,8 +111,9 @@ def test_another_variant_loads_what_it_shares(tmp_path):
 
 def test_mismatched_shapes_and_missing_files_are_refused(tmp_path):
     _model().save_pretrained(tmp_path / "weights")
-    wider = build_model("tiny", image_size=[64, 48], **{**SMALL, "backbone": {"depth": 1, "embed_dim": 64,
-                                                                              "num_heads": 2}})
+    wider = build_model(
+        "tiny", image_size=[64, 48], **{**SMALL, "backbone": {"depth": 1, "embed_dim": 64, "num_heads": 2}}
+    )
     with pytest.raises(CheckpointError, match=r"weights.*shape mismatch for backbone\."):
         load_init_weights(wider, tmp_path / "weights")
     with pytest.raises(FileNotFoundError, match="nothere.pt"):
@@ -118,8 +122,11 @@ def test_mismatched_shapes_and_missing_files_are_refused(tmp_path):
 
 def test_a_vitpose_file_still_initialises_backbone_and_head(tmp_path):
     source = _model(seed=1)
-    state = {("keypoint_" + k if k.startswith("head.") else k): v
-             for k, v in source.state_dict().items() if k.startswith(("backbone.", "head."))}
+    state = {
+        ("keypoint_" + k if k.startswith("head.") else k): v
+        for k, v in source.state_dict().items()
+        if k.startswith(("backbone.", "head."))
+    }
     torch.save({"state_dict": state}, tmp_path / "vitpose.pth")
     cfg = ExperimentConfig(model=_model().config)
     cfg.train.init_weights = str(tmp_path / "vitpose.pth")
@@ -135,8 +142,11 @@ def test_a_foreign_weights_folder_is_read_as_vitpose(tmp_path):
     source = _model(seed=1)
     folder = tmp_path / "foreign"
     folder.mkdir()
-    state = {("keypoint_" + k if k.startswith("head.") else k): v.contiguous()
-             for k, v in source.state_dict().items() if k.startswith(("backbone.", "head."))}
+    state = {
+        ("keypoint_" + k if k.startswith("head.") else k): v.contiguous()
+        for k, v in source.state_dict().items()
+        if k.startswith(("backbone.", "head."))
+    }
     save_file(state, str(folder / "model.safetensors"))
     (folder / "config.json").write_text('{"model_type": "vitpose"}')
     target = _model(seed=2)

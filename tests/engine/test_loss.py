@@ -21,8 +21,10 @@ def test_equals_the_per_joint_mse_of_weighted_heatmaps(rng):
     target = rng.normal(size=(3, 5, 4, 3))
     weight = rng.uniform(size=(3, 5))
     # mean over joints of MSE(pred_k * w_k, target_k * w_k), the per-joint loop form
-    per_joint = [np.mean((pred[:, k] * weight[:, k, None, None] - target[:, k] * weight[:, k, None, None]) ** 2)
-                 for k in range(5)]
+    per_joint = [
+        np.mean((pred[:, k] * weight[:, k, None, None] - target[:, k] * weight[:, k, None, None]) ** 2)
+        for k in range(5)
+    ]
     got = weighted_heatmap_mse(torch.from_numpy(pred), torch.from_numpy(target), torch.from_numpy(weight))
     assert got.item() == pytest.approx(np.mean(per_joint), rel=1e-6)
     assert got.dtype == torch.float32

@@ -61,8 +61,9 @@ def test_resume_after_a_crash_is_bit_exact(small_recipe, tmp_path, workers):
     for name in a:
         assert torch.equal(a[name], b[name]), name
     # the optimiser moments match too, and the logs agree epoch by epoch
-    for sa, sb in zip(straight.optimizer.state_dict()["state"].values(),
-                      resumed.optimizer.state_dict()["state"].values()):
+    for sa, sb in zip(
+        straight.optimizer.state_dict()["state"].values(), resumed.optimizer.state_dict()["state"].values()
+    ):
         assert torch.equal(sa["exp_avg"], sb["exp_avg"]) and torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
     log_a = read_metrics(tmp_path / "straight" / "metrics.jsonl")
     log_b = read_metrics(tmp_path / "broken" / "metrics.jsonl")

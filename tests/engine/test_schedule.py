@@ -18,7 +18,7 @@ def test_paper_recipe_values_at_epoch_boundaries():
 
 
 def test_matches_torch_multisteplr_stepped_per_epoch():
-    opt, sched = make()
+    _opt, sched = make()
     ref_opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=2e-4)
     ref = torch.optim.lr_scheduler.MultiStepLR(ref_opt, milestones=[6, 12, 16], gamma=0.1)
     for epoch in range(20):

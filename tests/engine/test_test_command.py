@@ -15,7 +15,11 @@ from pstpose.engine.test import build_eval_dataset, detection_boxes, load_split,
 from pstpose.engine.training_state import save_training_state
 from pstpose.models.pstpose import build_model
 from tests.engine.testrun_helpers import (
-    OracleModel, make_tiny_dataset, oracle_data_config, tiny_experiment, tiny_experiment_dict,
+    OracleModel,
+    make_tiny_dataset,
+    oracle_data_config,
+    tiny_experiment,
+    tiny_experiment_dict,
     write_config,
 )
 
@@ -35,17 +39,47 @@ def setup(tmp_path_factory):
 
     _, gt = load_split(cfg.data, "val")
     samples = build_eval_dataset(cfg.data, gt).samples
-    detections = [{"image_id": s.image_id, "category_id": 1, "bbox": [float(v) for v in s.box],
-                   "score": 0.9 if i % 2 == 0 else 0.1} for i, s in enumerate(samples)]
+    detections = [
+        {
+            "image_id": s.image_id,
+            "category_id": 1,
+            "bbox": [float(v) for v in s.box],
+            "score": 0.9 if i % 2 == 0 else 0.1,
+        }
+        for i, s in enumerate(samples)
+    ]
     (base / "dets.json").write_text(json.dumps(detections))
-    return {"root": root, "config": config, "cfg": cfg, "model": model, "base": base, "gt": gt,
-            "gt_samples": samples, "dets": base / "dets.json"}
+    return {
+        "root": root,
+        "config": config,
+        "cfg": cfg,
+        "model": model,
+        "base": base,
+        "gt": gt,
+        "gt_samples": samples,
+        "dets": base / "dets.json",
+    }
 
 
 def test_cli_end_to_end_with_saved_weights(setup, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["test", str(setup["config"]), "--weights", str(setup["base"] / "weights"), "--out", str(out),
-               "--no-flip", "--batch-size", "4", "--workers", "0", "--device", "cpu"])
+    rc = main(
+        [
+            "test",
+            str(setup["config"]),
+            "--weights",
+            str(setup["base"] / "weights"),
+            "--out",
+            str(out),
+            "--no-flip",
+            "--batch-size",
+            "4",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "mode: posetrack (official PoseTrack17/18 tool rules)" in printed
@@ -65,9 +99,29 @@ def test_cli_end_to_end_with_saved_weights(setup, tmp_path, capsys):
 
 def test_cli_detection_boxes_and_trainer_checkpoint(setup, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["test", str(setup["config"]), "--weights", str(setup["base"] / "last.pt"), "--boxes",
-               str(setup["dets"]), "--box-threshold", "0.5", "--decode", "argmax", "--score-by-box",
-               "--batch-size", "8", "--workers", "0", "--device", "cpu", "--out", str(out)])
+    rc = main(
+        [
+            "test",
+            str(setup["config"]),
+            "--weights",
+            str(setup["base"] / "last.pt"),
+            "--boxes",
+            str(setup["dets"]),
+            "--box-threshold",
+            "0.5",
+            "--decode",
+            "argmax",
+            "--score-by-box",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert f"person boxes: {setup['dets']} (score >= 0.5)" in printed and "flip test: on" in printed
@@ -91,8 +145,16 @@ def test_detection_threshold_with_an_oracle_gives_the_recall_of_the_kept_boxes(s
 
     def run(score_by_box):
         oracle = OracleModel(twin, indices, joints, data.heatmap_size)
-        return run_test(oracle, data, boxes=setup["dets"], box_score_threshold=0.5, flip=False,
-                        score_by_box=score_by_box, batch_size=8, workers=0)
+        return run_test(
+            oracle,
+            data,
+            boxes=setup["dets"],
+            box_score_threshold=0.5,
+            flip=False,
+            score_by_box=score_by_box,
+            batch_size=8,
+            workers=0,
+        )
 
     report = run(False)
     assert report.samples == len(owners) == (len(setup["gt_samples"]) + 1) // 2
@@ -123,8 +185,21 @@ def test_user_errors_are_one_line(setup, tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(bad) in err and err.count("\n") == 1
 
-    assert main(["test", *base, "--weights", str(setup["base"] / "weights"),
-                 "--set", "data.input_size=[128,96]", "--set", "data.heatmap_size=[32,24]"]) == 2
+    assert (
+        main(
+            [
+                "test",
+                *base,
+                "--weights",
+                str(setup["base"] / "weights"),
+                "--set",
+                "data.input_size=[128,96]",
+                "--set",
+                "data.heatmap_size=[32,24]",
+            ]
+        )
+        == 2
+    )
     assert "data.input_size" in capsys.readouterr().err
 
     assert main(["test", *base, "--weights", str(setup["base"] / "weights"), "--split", "test"]) == 2

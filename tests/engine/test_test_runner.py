@@ -18,7 +18,13 @@ from pstpose.data.posetrack import load_sequences
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.data.transforms import NO_AUGMENTATION
 from pstpose.engine.test import (
-    assemble_predictions, build_eval_dataset, data_for_model, load_split, run_test, select_samples, write_predictions,
+    assemble_predictions,
+    build_eval_dataset,
+    data_for_model,
+    load_split,
+    run_test,
+    select_samples,
+    write_predictions,
 )
 from pstpose.keypoints import JOINT_INDEX
 from pstpose.metrics.posetrack_eval import evaluate
@@ -35,12 +41,12 @@ def split(tmp_path_factory):
 
 
 def _all_ap(result) -> list[float]:
-    return [v for v in result.per_joint("ap").values()]
+    return list(result.per_joint("ap").values())
 
 
 @pytest.mark.parametrize("flip", [False, True])
 def test_oracle_heatmaps_give_the_ground_truth_back(split, tmp_path, flip):
-    data, folder, gt, dataset = split
+    data, _folder, gt, dataset = split
     indices = list(range(len(dataset.samples)))
     oracle = OracleModel(dataset, indices, gt_joints(dataset.samples, indices), data.heatmap_size)
     report = run_test(oracle, data, flip=flip, decode="dark", batch_size=3, workers=0, out_dir=tmp_path)
@@ -60,7 +66,7 @@ def test_oracle_heatmaps_give_the_ground_truth_back(split, tmp_path, flip):
 
 
 def test_argmax_decoding_is_within_half_a_heatmap_pixel(split):
-    data, _, gt, dataset = split
+    data, _, _gt, dataset = split
     indices = list(range(len(dataset.samples)))
     oracle = OracleModel(dataset, indices, gt_joints(dataset.samples, indices), data.heatmap_size)
     report = run_test(oracle, data, flip=False, decode="argmax", batch_size=8, workers=0)
@@ -78,7 +84,7 @@ def test_argmax_decoding_is_within_half_a_heatmap_pixel(split):
 
 
 def test_one_displaced_low_scored_joint_costs_exactly_its_share(split):
-    data, _, gt, dataset = split
+    data, _, _gt, dataset = split
     indices = list(range(len(dataset.samples)))
     wrist = JOINT_INDEX["left_wrist"]
     joints = gt_joints(dataset.samples, indices)
@@ -102,10 +108,19 @@ def test_one_displaced_low_scored_joint_costs_exactly_its_share(split):
 def test_written_files_are_complete_and_score_the_same(split, tmp_path):
     data, folder, gt, dataset = split
     indices = list(range(len(dataset.samples)))
-    joints = [(kp + np.random.default_rng(i).normal(0, 2.0, kp.shape) * [1, 1, 0], present, amp)
-              for i, (kp, present, amp) in enumerate(gt_joints(dataset.samples, indices))]
-    report = run_test(OracleModel(dataset, indices, joints, data.heatmap_size), data, flip=False,
-                      batch_size=8, workers=0, out_dir=tmp_path, weights="oracle")
+    joints = [
+        (kp + np.random.default_rng(i).normal(0, 2.0, kp.shape) * [1, 1, 0], present, amp)
+        for i, (kp, present, amp) in enumerate(gt_joints(dataset.samples, indices))
+    ]
+    report = run_test(
+        OracleModel(dataset, indices, joints, data.heatmap_size),
+        data,
+        flip=False,
+        batch_size=8,
+        workers=0,
+        out_dir=tmp_path,
+        weights="oracle",
+    )
     assert 0 < report.metrics()["mAP"] < 100.0  # jittered joints: some misses
 
     written = load_sequences(tmp_path / "predictions")
@@ -123,8 +138,13 @@ def test_written_files_are_complete_and_score_the_same(split, tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["summary"] == report.result.to_dict()["summary"]
     assert saved["conventions"] == {
-        "person_boxes": "gt", "box_score_threshold": None, "joint_score": "heatmap peak", "flip_test": False,
-        "decoding": "dark", "evaluation_mode": "posetrack", "max_samples": None,
+        "person_boxes": "gt",
+        "box_score_threshold": None,
+        "joint_score": "heatmap peak",
+        "flip_test": False,
+        "decoding": "dark",
+        "evaluation_mode": "posetrack",
+        "max_samples": None,
         "track_ids": "per-frame index (no tracking)",
     }
     assert saved["weights"] == "oracle" and saved["dataset"]["split"] == "val"
@@ -132,7 +152,7 @@ def test_written_files_are_complete_and_score_the_same(split, tmp_path):
 
 
 def test_max_samples_scores_whole_frames_only(split):
-    data, _, gt, dataset = split
+    data, _, _gt, dataset = split
     indices = select_samples(dataset.samples, 5)
     frames = Counter((dataset.samples[i].sequence, dataset.samples[i].frame_index) for i in indices)
     all_frames = Counter((s.sequence, s.frame_index) for s in dataset.samples)
@@ -146,8 +166,16 @@ def test_max_samples_scores_whole_frames_only(split):
 
 
 def _sample(seq: str, frame: int) -> ClipSample:
-    return ClipSample(sequence=seq, file_name=f"{seq}/{frame}.jpg", frame_index=frame, image_id=None,
-                      frame_indices=(frame,), frame_files=(f"{seq}/{frame}.jpg",), box=np.ones(4), box_score=1.0)
+    return ClipSample(
+        sequence=seq,
+        file_name=f"{seq}/{frame}.jpg",
+        frame_index=frame,
+        image_id=None,
+        frame_indices=(frame,),
+        frame_files=(f"{seq}/{frame}.jpg",),
+        box=np.ones(4),
+        box_score=1.0,
+    )
 
 
 def test_select_samples_spreads_whole_frames():
@@ -167,16 +195,23 @@ def test_select_samples_spreads_whole_frames():
 
 
 def test_assembly_lists_every_frame_and_multiplies_box_scores():
-    gt = [Sequence(name="s", format="pt18", frames=[
-        Frame(file_name="s/0.jpg", frame_index=0, persons=[], is_labeled=False, image_id=10),
-        Frame(file_name="s/1.jpg", frame_index=1, persons=[], image_id=11),
-        Frame(file_name="s/2.jpg", frame_index=2, persons=[], image_id=12),
-    ])]
+    gt = [
+        Sequence(
+            name="s",
+            format="pt18",
+            frames=[
+                Frame(file_name="s/0.jpg", frame_index=0, persons=[], is_labeled=False, image_id=10),
+                Frame(file_name="s/1.jpg", frame_index=1, persons=[], image_id=11),
+                Frame(file_name="s/2.jpg", frame_index=2, persons=[], image_id=12),
+            ],
+        )
+    ]
     samples = [_sample("s", 1), _sample("s", 1), _sample("s", 2)]
 
     def person(score):
-        return Person(keypoints=np.zeros((17, 3)), present=np.ones(17, bool), scores=np.full(17, 0.5),
-                      score=score, track_id=7)
+        return Person(
+            keypoints=np.zeros((17, 3)), present=np.ones(17, bool), scores=np.full(17, 0.5), score=score, track_id=7
+        )
 
     persons = {0: person(0.8), 1: person(0.4), 2: person(1.0)}
     plain = assemble_predictions(gt, samples, persons)
@@ -191,8 +226,13 @@ def test_assembly_lists_every_frame_and_multiplies_box_scores():
 
 
 def test_pt17_sequences_are_written_as_annolists(tmp_path):
-    frame = Frame(file_name="images/bonn/00000001.jpg", frame_index=0, persons=[
-        Person(keypoints=np.ones((17, 3)) * 5, present=np.ones(17, bool), scores=np.full(17, 0.9), track_id=0)])
+    frame = Frame(
+        file_name="images/bonn/00000001.jpg",
+        frame_index=0,
+        persons=[
+            Person(keypoints=np.ones((17, 3)) * 5, present=np.ones(17, bool), scores=np.full(17, 0.9), track_id=0)
+        ],
+    )
     seq = Sequence(name="000001_bonn", format="pt17", frames=[frame])
     (path,) = write_predictions(tmp_path, [seq], [seq])
     doc = json.loads(path.read_text())

@@ -39,7 +39,8 @@ def test_short_training_run_lowers_the_loss(tmp_path):
     from pstpose.data.synthetic import generate_dataset
 
     root = generate_dataset(tmp_path / "data", videos=2, val_videos=1, frames=12, height=144, width=192, seed=3) and (
-        tmp_path / "data")
+        tmp_path / "data"
+    )
     spec = tiny_experiment_dict(root, tmp_path / "run")
     spec["train"].update(epochs=6, milestones=[6], lr=2e-3, batch_size=8, val_every=0, warmup_iters=0)
     torch.manual_seed(0)
@@ -58,9 +59,14 @@ def _heldout_dataset(tmp_path, config) -> PoseTrackClipDataset:
 
     root = tmp_path / "heldout"
     generate_dataset(root, videos=1, val_videos=2, frames=16, height=288, width=384, seed=1234, preset="standard")
-    data = DataConfig(root=str(root), format="pt18", frames_per_side=config.frames_per_side,
-                      input_size=tuple(config.image_size),
-                      heatmap_size=(config.image_size[0] // 4, config.image_size[1] // 4), workers=0)
+    data = DataConfig(
+        root=str(root),
+        format="pt18",
+        frames_per_side=config.frames_per_side,
+        input_size=tuple(config.image_size),
+        heatmap_size=(config.image_size[0] // 4, config.image_size[1] // 4),
+        workers=0,
+    )
     return PoseTrackClipDataset(load_sequences(root / "annotations" / "val"), root, data, train=False)
 
 
@@ -94,8 +100,10 @@ def test_shipped_weights_peak_near_the_true_joints_on_unseen_clips(tmp_path):
     torch.manual_seed(0)
     untrained = _peak_errors(build_model(model.config), dataset)
     share = float(np.mean(trained <= 2.0))
-    print(f"median peak error: trained {np.median(trained):.2f} px, untrained {np.median(untrained):.2f} px; "
-          f"within 2 px: {share:.2%} of {len(trained)} joints")
+    print(
+        f"median peak error: trained {np.median(trained):.2f} px, untrained {np.median(untrained):.2f} px; "
+        f"within 2 px: {share:.2%} of {len(trained)} joints"
+    )
     assert np.median(trained) <= MAX_MEDIAN_PEAK_ERROR
     assert share >= MIN_SHARE_WITHIN_2PX
     assert np.median(untrained) > 3 * MAX_MEDIAN_PEAK_ERROR  # the bound separates learning from chance

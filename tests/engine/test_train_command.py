@@ -28,8 +28,21 @@ def stand_in_build(monkeypatch):
 
 
 def run_cli(*args) -> int:
-    return main(["train", "synthetic_tiny", "--set", "train.workers=0", "--set", "train.progress=false",
-                 "--set", "train.device=cpu", "--set", "train.batch_size=2", *args])
+    return main(
+        [
+            "train",
+            "synthetic_tiny",
+            "--set",
+            "train.workers=0",
+            "--set",
+            "train.progress=false",
+            "--set",
+            "train.device=cpu",
+            "--set",
+            "train.batch_size=2",
+            *args,
+        ]
+    )
 
 
 def test_train_resume_and_refusal(stand_in_build, tmp_path, capsys):

@@ -38,7 +38,9 @@ def test_fp16_on_cpu_is_refused_with_a_clear_message(small_recipe):
 def test_accumulation_equals_the_larger_batch(small_recipe, tmp_path):
     """10 items: batch 2 x 2 micro-batches (groups 2+2+1 batches) == batch 4 (4+4+2 items)."""
     common = dict(grad_clip=0.0, epochs=2, warmup_iters=0)
-    accumulated = trainer_for(small_recipe(batch_size=2, accumulation=2, output_dir=str(tmp_path / "a"), **common), size=10)
+    accumulated = trainer_for(
+        small_recipe(batch_size=2, accumulation=2, output_dir=str(tmp_path / "a"), **common), size=10
+    )
     large = trainer_for(small_recipe(batch_size=4, accumulation=1, output_dir=str(tmp_path / "b"), **common), size=10)
     accumulated.fit()
     large.fit()

@@ -9,7 +9,11 @@ import torch
 from pstpose.config import ExperimentConfig, to_dict
 from pstpose.engine import training_state as ts
 from pstpose.engine.training_state import (
-    capture_rng_state, load_training_state, model_of_training_state, restore_rng_state, save_training_state,
+    capture_rng_state,
+    load_training_state,
+    model_of_training_state,
+    restore_rng_state,
+    save_training_state,
 )
 from pstpose.models.errors import CheckpointError, CheckpointNotFoundError
 

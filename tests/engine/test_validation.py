@@ -15,7 +15,12 @@ from pstpose.engine.test import build_eval_dataset, load_split, run_test
 from pstpose.engine.validation import make_val_fn
 from pstpose.models.pstpose import build_model
 from tests.engine.testrun_helpers import (
-    OracleModel, gt_joints, make_tiny_dataset, tiny_experiment, tiny_experiment_dict, write_config,
+    OracleModel,
+    gt_joints,
+    make_tiny_dataset,
+    tiny_experiment,
+    tiny_experiment_dict,
+    write_config,
 )
 
 KEYS = {"mAP", "Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle"}

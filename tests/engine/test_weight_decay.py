@@ -34,8 +34,12 @@ def test_tables_norms_biases_and_lambda_get_no_weight_decay():
     decay, no_decay = _group_names(model, parameter_groups(model, 0.05))
     assert no_decay == _exempt_by_hand(model)
     assert "temporal_embed" in no_decay and "backbone.pos_embed" in no_decay
-    assert {"backbone.blocks.0.attn.qkv.weight", "backbone.patch_embed.proj.weight", "head.final_layer.weight",
-            "refine.dsf.mixer.offsets.depthwise.weight"} <= decay
+    assert {
+        "backbone.blocks.0.attn.qkv.weight",
+        "backbone.patch_embed.proj.weight",
+        "head.final_layer.weight",
+        "refine.dsf.mixer.offsets.depthwise.weight",
+    } <= decay
     assert decay | no_decay == {n for n, _ in model.named_parameters()}
     assert not decay & no_decay
 

@@ -29,12 +29,29 @@ def make_tiny_dataset(root: Path) -> Path:
 def tiny_experiment_dict(root: Path, output_dir: Path | None = None) -> dict:
     """A depth-1 `tiny` model on 64x48 crops; everything on the CPU without workers."""
     return {
-        "model": {"preset": "tiny", "image_size": list(INPUT_SIZE), "fcg": {"num_clusters": 8},
-                  "backbone": {"depth": 1}},
-        "data": {"root": str(root), "format": "pt18", "input_size": list(INPUT_SIZE),
-                 "heatmap_size": list(HEATMAP_SIZE), "workers": 0},
-        "train": {"epochs": 1, "batch_size": 8, "device": "cpu", "workers": 0, "progress": False,
-                  "milestones": [1], "lr": 1e-3, "output_dir": str(output_dir or root / "run")},
+        "model": {
+            "preset": "tiny",
+            "image_size": list(INPUT_SIZE),
+            "fcg": {"num_clusters": 8},
+            "backbone": {"depth": 1},
+        },
+        "data": {
+            "root": str(root),
+            "format": "pt18",
+            "input_size": list(INPUT_SIZE),
+            "heatmap_size": list(HEATMAP_SIZE),
+            "workers": 0,
+        },
+        "train": {
+            "epochs": 1,
+            "batch_size": 8,
+            "device": "cpu",
+            "workers": 0,
+            "progress": False,
+            "milestones": [1],
+            "lr": 1e-3,
+            "output_dir": str(output_dir or root / "run"),
+        },
     }
 
 
@@ -80,7 +97,7 @@ class OracleModel(nn.Module):
         half = n // 2
         doubled = n % 2 == 0 and n > 0 and torch.equal(clip[half:], clip[:half].flip(-1))
         count = half if doubled else n
-        maps = torch.from_numpy(np.stack(self.maps[self.cursor:self.cursor + count]))
+        maps = torch.from_numpy(np.stack(self.maps[self.cursor : self.cursor + count]))
         assert len(maps) == count, "the runner asked for more samples than it was given"
         self.cursor += count
         if doubled:

@@ -9,8 +9,8 @@ import torch
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from pstpose.export.onnx import export_onnx, randomize_small_parameters_  # noqa: E402
-from pstpose.models.pstpose import PSTPose, build_model  # noqa: E402
+from pstpose.export.onnx import export_onnx, randomize_small_parameters_
+from pstpose.models.pstpose import PSTPose, build_model
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,27 @@ from pstpose.keypoints import FLIP_PAIRS, NUM_JOINTS
 from pstpose.preprocess import IMAGENET_MEAN, IMAGENET_STD, crop_to_heatmap
 
 # Frontal pose in box units: x relative to the box centre (fraction of width), y from the top.
-TEMPLATE = np.array([
-    (0.0, 0.12), (0.0, 0.21), (0.0, 0.02), (0.14, 0.10), (-0.14, 0.10),
-    (0.2, 0.27), (-0.2, 0.27), (0.3, 0.42), (-0.3, 0.42), (0.36, 0.58), (-0.36, 0.58),
-    (0.12, 0.55), (-0.12, 0.55), (0.14, 0.76), (-0.14, 0.76), (0.15, 0.97), (-0.15, 0.97),
-])
+TEMPLATE = np.array(
+    [
+        (0.0, 0.12),
+        (0.0, 0.21),
+        (0.0, 0.02),
+        (0.14, 0.10),
+        (-0.14, 0.10),
+        (0.2, 0.27),
+        (-0.2, 0.27),
+        (0.3, 0.42),
+        (-0.3, 0.42),
+        (0.36, 0.58),
+        (-0.36, 0.58),
+        (0.12, 0.55),
+        (-0.12, 0.55),
+        (0.14, 0.76),
+        (-0.14, 0.76),
+        (0.15, 0.97),
+        (-0.15, 0.97),
+    ]
+)
 
 # Colour group of each joint: centre joints get their own, the two joints of a pair share one.
 GROUP = np.zeros(NUM_JOINTS, dtype=np.int64)
@@ -80,8 +96,9 @@ class ColourOracle(torch.nn.Module):
     def __init__(self, frames_per_side: int = 1, heatmap_sigma: float = 2.0, bias_x: float = 0.0):
         super().__init__()
         self.bias_x = bias_x  # a systematic error (crop px, towards +x) that the flip test cancels
-        self.config = SimpleNamespace(frames_per_side=frames_per_side, num_frames=2 * frames_per_side + 1,
-                                      image_size=(256, 192))
+        self.config = SimpleNamespace(
+            frames_per_side=frames_per_side, num_frames=2 * frames_per_side + 1, image_size=(256, 192)
+        )
         self.heatmap_sigma = heatmap_sigma
         self.calls = 0
         self.batch_sizes: list[int] = []
@@ -126,8 +143,9 @@ class FixedHeatmaps(torch.nn.Module):
 
     def __init__(self, positions_hm: np.ndarray, frames_per_side: int = 1):
         super().__init__()
-        self.config = SimpleNamespace(frames_per_side=frames_per_side, num_frames=2 * frames_per_side + 1,
-                                      image_size=(256, 192))
+        self.config = SimpleNamespace(
+            frames_per_side=frames_per_side, num_frames=2 * frames_per_side + 1, image_size=(256, 192)
+        )
         self.maps = torch.from_numpy(np.stack([gaussian_heatmap(p) for p in positions_hm]).astype(np.float32))
         self.seen_shapes: list[tuple] = []
 

@@ -25,13 +25,16 @@ def _write(path, data):
 
 
 def test_coco_detections_threshold_category_and_order(tmp_path):
-    path = _write(tmp_path / "det.json", [
-        {"image_id": 7, "category_id": 1, "bbox": [10, 20, 30, 40], "score": 0.5},
-        {"image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.9},
-        {"image_id": 7, "category_id": 1, "bbox": [1, 1, 1, 1], "score": 0.1},  # under 0.2
-        {"image_id": 7, "category_id": 3, "bbox": [1, 1, 9, 9], "score": 0.99},  # not a person
-        {"image_id": 8, "category_id": 1, "bbox": [2.5, 3.5, 4, 6], "score": 0.2},  # == threshold
-    ])
+    path = _write(
+        tmp_path / "det.json",
+        [
+            {"image_id": 7, "category_id": 1, "bbox": [10, 20, 30, 40], "score": 0.5},
+            {"image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.9},
+            {"image_id": 7, "category_id": 1, "bbox": [1, 1, 1, 1], "score": 0.1},  # under 0.2
+            {"image_id": 7, "category_id": 3, "bbox": [1, 1, 9, 9], "score": 0.99},  # not a person
+            {"image_id": 8, "category_id": 1, "bbox": [2.5, 3.5, 4, 6], "score": 0.2},  # == threshold
+        ],
+    )
     boxes = load_coco_detections(path)
     np.testing.assert_allclose(boxes.get(7), [[0, 0, 5, 5, 0.9], [10, 20, 40, 60, 0.5]])
     np.testing.assert_allclose(boxes.get(8), [[2.5, 3.5, 6.5, 9.5, 0.2]])
@@ -43,23 +46,31 @@ def test_coco_detections_threshold_category_and_order(tmp_path):
 def test_real_posetrack_ids_and_dict_form(tmp_path):
     image_id = posetrack_image_id(9473, 12)
     assert image_id == 10094730012
-    path = _write(tmp_path / "det.json", {"annotations": [
-        {"image_id": image_id, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.8},
-    ]})
+    path = _write(
+        tmp_path / "det.json",
+        {
+            "annotations": [
+                {"image_id": image_id, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.8},
+            ]
+        },
+    )
     assert load_person_boxes(path).get(10094730012).shape == (1, 5)
 
 
-@pytest.mark.parametrize("content,message", [
-    ("{not json", "not valid JSON"),
-    ('{"a": 1}', "expected a list"),
-    ('[{"bbox": [1, 2, 3, 4]}]', "entry 0: missing 'image_id'"),
-    ('[{"image_id": 1}]', "entry 0: missing 'bbox'"),
-    ('[{"image_id": 1, "bbox": [1, 2, 3]}]', r"entry 0: bbox must be \[x, y, w, h\]"),
-    ('[{"image_id": 1, "bbox": [1, 2, "a", 4]}]', "entry 0: bbox value must be a finite number"),
-    ('[{"image_id": 1.5, "bbox": [1, 2, 3, 4]}]', "entry 0: image_id must be an integer"),
-    ('[{"image_id": 1, "bbox": [1, 2, 3, 4], "score": null}]', "entry 0: score must be a finite number"),
-    ("[3]", "entry 0: expected an object"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"a": 1}', "expected a list"),
+        ('[{"bbox": [1, 2, 3, 4]}]', "entry 0: missing 'image_id'"),
+        ('[{"image_id": 1}]', "entry 0: missing 'bbox'"),
+        ('[{"image_id": 1, "bbox": [1, 2, 3]}]', r"entry 0: bbox must be \[x, y, w, h\]"),
+        ('[{"image_id": 1, "bbox": [1, 2, "a", 4]}]', "entry 0: bbox value must be a finite number"),
+        ('[{"image_id": 1.5, "bbox": [1, 2, 3, 4]}]', "entry 0: image_id must be an integer"),
+        ('[{"image_id": 1, "bbox": [1, 2, 3, 4], "score": null}]', "entry 0: score must be a finite number"),
+        ("[3]", "entry 0: expected an object"),
+    ],
+)
 def test_malformed_coco_files(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -89,12 +100,15 @@ def test_mot_text(tmp_path):
     assert boxes.kind == "mot"
 
 
-@pytest.mark.parametrize("line,message", [
-    ("1,2,3", "line 1: expected 'frame,id,x,y,w,h,score"),
-    ("0,-1,1,2,3,4,0.5", "line 1: frame must be an integer >= 1"),
-    ("1,-1,a,2,3,4,0.5", "line 1: non-numeric value"),
-    ("1,-1,nan,2,3,4,0.5", "line 1: non-finite value"),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("1,2,3", "line 1: expected 'frame,id,x,y,w,h,score"),
+        ("0,-1,1,2,3,4,0.5", "line 1: frame must be an integer >= 1"),
+        ("1,-1,a,2,3,4,0.5", "line 1: non-numeric value"),
+        ("1,-1,nan,2,3,4,0.5", "line 1: non-finite value"),
+    ],
+)
 def test_malformed_mot_files(tmp_path, line, message):
     path = tmp_path / "bad.txt"
     path.write_text(line + "\n")
@@ -136,9 +150,12 @@ def test_box_detector_by_posetrack_id_and_by_name(tmp_path):
     assert det.detect(None, 4, frame_path).shape == (1, 5)  # by folder + file number
     assert det.detect(None, 4).shape == (1, 5)  # video named like the sequence: by index
     assert det.key_for(10_004) == 10_004  # past frame 9999 there is no PoseTrack id: the index is the key
-    named = _write(tmp_path / "n.json", [
-        {"image_id": 5, "image_name": "images/val/seq/000001.jpg", "bbox": [0, 0, 4, 4], "score": 1.0},
-    ])
+    named = _write(
+        tmp_path / "n.json",
+        [
+            {"image_id": 5, "image_name": "images/val/seq/000001.jpg", "bbox": [0, 0, 4, 4], "score": 1.0},
+        ],
+    )
     det = BoxFileDetector(named)
     det.bind(_Src("seq"))
     assert det.detect(None, 0, tmp_path / "images/val/seq/000001.jpg").shape == (1, 5)
@@ -161,7 +178,8 @@ def test_torchvision_detector_code_path():
     pytest.importorskip("torchvision")
     from pstpose.inference.detectors import TorchvisionDetector
 
-    det = TorchvisionDetector("fasterrcnn_mobilenet_v3_large_320_fpn", weights=None, weights_backbone=None,
-                              score_threshold=0.0)
+    det = TorchvisionDetector(
+        "fasterrcnn_mobilenet_v3_large_320_fpn", weights=None, weights_backbone=None, score_threshold=0.0
+    )
     out = det.detect(np.zeros((120, 160, 3), np.uint8), 0)
     assert out.ndim == 2 and out.shape[1] == 5

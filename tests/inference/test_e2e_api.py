@@ -17,8 +17,9 @@ from pstpose.inference.results import PoseResult
 
 # An untrained stand-in, smaller than ``tiny`` so that CPU tests stay fast (same code paths), at
 # a small 128x96 input (the shipped model reads 192x144; other tests cover the default 256x192).
-STANDIN = dict(backbone={"depth": 1, "embed_dim": 64, "num_heads": 2}, head={"deconv_channels": 32},
-               image_size=[128, 96])
+STANDIN = dict(
+    backbone={"depth": 1, "embed_dim": 64, "num_heads": 2}, head={"deconv_channels": 32}, image_size=[128, 96]
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_predict_without_stream_returns_a_list(checkpoint, frame_folder):
 
 
 def test_predict_rejects_unknown_options(checkpoint, frame_folder):
-    folder, _, boxes = frame_folder
+    _folder, _, boxes = frame_folder
     model = pstpose.PSTPose.from_pretrained(checkpoint)
     with pytest.raises(TypeError, match="no_such_option"):
         pstpose.PosePredictor(model, detector=boxes, no_such_option=1)

@@ -23,8 +23,9 @@ from pstpose.models.pstpose import build_model
 
 # An untrained stand-in, smaller than ``tiny`` so that CPU tests stay fast (same code paths), at
 # a small 128x96 input (the shipped model reads 192x144; other tests cover the default 256x192).
-STANDIN = dict(backbone={"depth": 1, "embed_dim": 64, "num_heads": 2}, head={"deconv_channels": 32},
-               image_size=[128, 96])
+STANDIN = dict(
+    backbone={"depth": 1, "embed_dim": 64, "num_heads": 2}, head={"deconv_channels": 32}, image_size=[128, 96]
+)
 
 DEMO = dict(frames=5, seed=7, height=128, width=160)
 
@@ -54,13 +55,15 @@ def test_demo_with_default_weights(tmp_path, monkeypatch, capsys, standin_weight
     assert _count_frames(files.video) == DEMO["frames"] and _count_frames(files.overlay) == DEMO["frames"]
 
     # ground truth file = the generator's ground truth for this seed
-    clip = render_sequence(seed=DEMO["seed"], frames=DEMO["frames"], height=DEMO["height"], width=DEMO["width"],
-                           preset="standard")
+    clip = render_sequence(
+        seed=DEMO["seed"], frames=DEMO["frames"], height=DEMO["height"], width=DEMO["width"], preset="standard"
+    )
     gt = json.loads((files.gt_dir / f"{SEQUENCE_NAME}.json").read_text())
     assert all(im["is_labeled"] for im in gt["images"])  # every frame scored
     assert len(gt["annotations"]) == sum(len(p) for p in clip.persons)
-    np.testing.assert_allclose(np.reshape(gt["annotations"][0]["keypoints"], (17, 3))[:, :2],
-                               clip.persons[0][0].keypoints[:, :2], atol=0.006)
+    np.testing.assert_allclose(
+        np.reshape(gt["annotations"][0]["keypoints"], (17, 3))[:, :2], clip.persons[0][0].keypoints[:, :2], atol=0.006
+    )
 
     # native JSON: one entry per frame; with --detector gt its boxes are the GT boxes (clipped)
     native = json.loads(files.json.read_text())
@@ -92,10 +95,13 @@ def test_demo_without_shipped_weights_says_what_to_do(tmp_path, monkeypatch, cap
     assert not (tmp_path / "o" / "demo.mp4").exists()  # failed before any work
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--frames", "0"], "--frames must be >= 1"),
-    (["--height", "101"], "--height must be an even number"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--frames", "0"], "--frames must be >= 1"),
+        (["--height", "101"], "--height must be an even number"),
+    ],
+)
 def test_demo_bad_arguments(tmp_path, capsys, argv, message, standin_weights):
     assert main(["demo", "--out", str(tmp_path / "o"), "--weights", str(standin_weights)] + argv) == 2
     assert message in capsys.readouterr().err

@@ -32,12 +32,17 @@ def _results_from_truth(clip, offset_in_frame: dict[int, float] | None = None) -
     for t, persons in enumerate(clip.persons):
         kpts = np.array([p.keypoints[:, :2] for p in persons]).reshape(-1, 17, 2) + offset_in_frame.get(t, 0.0)
         boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (p.bbox for p in persons)]).reshape(-1, 4)
-        results.append(PoseResult(
-            frame_index=t, boxes=boxes, box_scores=np.ones(len(persons)),
-            track_ids=np.array([p.track_id for p in persons], dtype=np.int64),
-            keypoints=kpts, keypoint_scores=np.full((len(persons), 17), 0.9),
-            image_size=(clip.width, clip.height),
-        ))
+        results.append(
+            PoseResult(
+                frame_index=t,
+                boxes=boxes,
+                box_scores=np.ones(len(persons)),
+                track_ids=np.array([p.track_id for p in persons], dtype=np.int64),
+                keypoints=kpts,
+                keypoint_scores=np.full((len(persons), 17), 0.9),
+                image_size=(clip.width, clip.height),
+            )
+        )
     return results
 
 

@@ -72,8 +72,10 @@ def test_keypoints_close_to_ground_truth_with_gt_boxes(tmp_path, shipped_model):
             errors_px += err.tolist()
             errors_rel += (err / max(extent.max(), 1.0)).tolist()
     median_px, median_rel = float(np.median(errors_px)), float(np.median(errors_rel))
-    print(f"median error {median_px:.2f} px, {median_rel:.3f} of person size, over {len(errors_px)} joints; "
-          f"90th percentile {np.percentile(errors_px, 90):.2f} px")
+    print(
+        f"median error {median_px:.2f} px, {median_rel:.3f} of person size, over {len(errors_px)} joints; "
+        f"90th percentile {np.percentile(errors_px, 90):.2f} px"
+    )
     assert median_px < MAX_MEDIAN_ERROR_PX, median_px
     assert median_rel < MAX_MEDIAN_ERROR_FRACTION, median_rel
 

@@ -20,9 +20,14 @@ def frames_folder(tmp_path, synth):
     for i, image in enumerate(frames):
         cv2.imwrite(str(folder / f"{i:06d}.png"), image)
     boxes = [
-        {"image_id": t, "category_id": 1, "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
-         "score": 0.9}
-        for t in range(5) for b in (synth.person_box(k) for k in truth[t])
+        {
+            "image_id": t,
+            "category_id": 1,
+            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+            "score": 0.9,
+        }
+        for t in range(5)
+        for b in (synth.person_box(k) for k in truth[t])
     ]
     box_file = tmp_path / "boxes.json"
     box_file.write_text(json.dumps(boxes))
@@ -39,8 +44,23 @@ def oracle(monkeypatch, synth):
 def test_predict_writes_json_and_video(tmp_path, frames_folder, oracle, synth, capsys):
     folder, truth, box_file = frames_folder
     out = tmp_path / "out"
-    code = main(["predict", str(folder), "--detector", f"boxes:{box_file}", "--out", str(out),
-                 "--save-json", "--save-video", "--batch-size", "2", "--fps", "10", "--no-progress"])
+    code = main(
+        [
+            "predict",
+            str(folder),
+            "--detector",
+            f"boxes:{box_file}",
+            "--out",
+            str(out),
+            "--save-json",
+            "--save-video",
+            "--batch-size",
+            "2",
+            "--fps",
+            "10",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     data = json.loads((out / "clip.json").read_text())
     assert data["fps"] == 10 and data["num_frames"] == 5 and (data["width"], data["height"]) == (480, 320)
@@ -58,8 +78,22 @@ def test_predict_writes_json_and_video(tmp_path, frames_folder, oracle, synth, c
 def test_predict_coco_format(tmp_path, frames_folder, oracle):
     folder, _, box_file = frames_folder
     out = tmp_path / "out"
-    assert main(["predict", str(folder), "--detector", f"boxes:{box_file}", "--out", str(out),
-                 "--format", "coco", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(folder),
+                "--detector",
+                f"boxes:{box_file}",
+                "--out",
+                str(out),
+                "--format",
+                "coco",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     data = json.loads((out / "clip.coco.json").read_text())
     assert len(data) == 10 and {d["image_id"] for d in data} == set(range(5))
 
@@ -68,8 +102,9 @@ def test_unwritable_output_is_a_clear_error(tmp_path, frames_folder, oracle, cap
     folder, _, box_file = frames_folder
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    code = main(["predict", str(folder), "--detector", f"boxes:{box_file}", "--out", str(blocker / "out"),
-                 "--no-progress"])
+    code = main(
+        ["predict", str(folder), "--detector", f"boxes:{box_file}", "--out", str(blocker / "out"), "--no-progress"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "a_file/out" in err and "cannot be written" in err
@@ -90,19 +125,33 @@ def test_failure_mid_run_leaves_no_files(tmp_path, frames_folder, monkeypatch, s
     monkeypatch.setattr(predict_cmd, "load_model", lambda weights, device: model)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="out of memory"):
-        main(["predict", str(folder), "--detector", f"boxes:{box_file}", "--out", str(out),
-              "--save-json", "--save-video", "--no-progress"])
+        main(
+            [
+                "predict",
+                str(folder),
+                "--detector",
+                f"boxes:{box_file}",
+                "--out",
+                str(out),
+                "--save-json",
+                "--save-video",
+                "--no-progress",
+            ]
+        )
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["predict", "missing_dir_xyz"], "missing_dir_xyz: no such file"),
-    (["predict", "{folder}", "--batch-size", "0"], "--batch-size must be >= 1"),
-    (["predict", "{folder}", "--detector", "yolo"], "unknown detector 'yolo'"),
-    (["predict", "{folder}", "--detector", "boxes:{tmp}/none.json"], "none.json: box file not found"),
-    (["predict", "{folder}", "--device", "tpu"], "--device tpu"),
-    (["predict", "{folder}", "--frames-per-side", "2"], "the model was built for ξ=1"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["predict", "missing_dir_xyz"], "missing_dir_xyz: no such file"),
+        (["predict", "{folder}", "--batch-size", "0"], "--batch-size must be >= 1"),
+        (["predict", "{folder}", "--detector", "yolo"], "unknown detector 'yolo'"),
+        (["predict", "{folder}", "--detector", "boxes:{tmp}/none.json"], "none.json: box file not found"),
+        (["predict", "{folder}", "--device", "tpu"], "--device tpu"),
+        (["predict", "{folder}", "--frames-per-side", "2"], "the model was built for ξ=1"),
+    ],
+)
 def test_user_errors(tmp_path, frames_folder, oracle, capsys, argv, message):
     folder, _, _ = frames_folder
     argv = [a.format(folder=folder, tmp=tmp_path) for a in argv] + ["--out", str(tmp_path / "o")]
@@ -112,7 +161,9 @@ def test_user_errors(tmp_path, frames_folder, oracle, capsys, argv, message):
 
 def test_missing_weights_message(tmp_path, frames_folder, capsys):
     folder, _, _ = frames_folder
-    assert main(["predict", str(folder), "--weights", str(tmp_path / "w.safetensors"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(["predict", str(folder), "--weights", str(tmp_path / "w.safetensors"), "--out", str(tmp_path / "o")]) == 2
+    )
     assert "w.safetensors: weights not found" in capsys.readouterr().err
     # an empty --weights (an unset shell variable) is an error, not the default model
     assert main(["predict", str(folder), "--weights", "", "--out", str(tmp_path / "o")]) == 2
@@ -127,8 +178,22 @@ def test_real_videos_with_hog(shared_data, tmp_path, monkeypatch, synth, name):
     monkeypatch.setattr(predict_cmd, "load_model", lambda weights, device: synth.FixedHeatmaps(positions))
     source = shared_data / "videos" / name
     out = tmp_path / "out"
-    assert main(["predict", str(source), "--detector", "hog", "--out", str(out), "--save-json", "--save-video",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(source),
+                "--detector",
+                "hog",
+                "--out",
+                str(out),
+                "--save-json",
+                "--save-video",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     stem = source.stem
     data = json.loads((out / f"{stem}.json").read_text())
     assert data["num_frames"] == 5 and len(data["frames"]) == 5
@@ -144,8 +209,9 @@ def test_real_videos_with_hog(shared_data, tmp_path, monkeypatch, synth, name):
 
 def test_predict_with_real_model_weights(tmp_path, frames_folder):
     """--weights loads through pstpose.models.load_model, as the Python API does."""
-    from pstpose.models import pstpose as models
     import torch
+
+    from pstpose.models import pstpose as models
 
     torch.manual_seed(0)
     model = models.build_model("tiny")
@@ -156,8 +222,22 @@ def test_predict_with_real_model_weights(tmp_path, frames_folder):
     for name in sorted(p.name for p in folder.iterdir())[:2]:
         (single / name).write_bytes((folder / name).read_bytes())
     out = tmp_path / "out"
-    assert main(["predict", str(single), "--weights", str(tmp_path / "w"), "--detector", f"boxes:{box_file}",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(single),
+                "--weights",
+                str(tmp_path / "w"),
+                "--detector",
+                f"boxes:{box_file}",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     data = json.loads((out / "two.json").read_text())
     assert data["num_frames"] == 2 and all(len(f["instances"]) == 2 for f in data["frames"])
     # the CLI's numbers are the Python API's numbers

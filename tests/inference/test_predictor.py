@@ -51,7 +51,7 @@ def test_keyframe_is_the_middle_of_the_clip(scene, synth):
 
 
 def test_batching_across_frames_gives_the_same_answer(scene, synth):
-    folder, _, truth, boxes = scene
+    folder, _, _truth, boxes = scene
     one = PosePredictor(synth.ColourOracle(), boxes, batch_size=1)(folder)
     oracle = synth.ColourOracle()
     four = PosePredictor(oracle, boxes, batch_size=4, max_clips_per_forward=5)(folder)
@@ -121,7 +121,7 @@ def test_detect_every_n_detects_again_when_nobody_is_tracked(scene, synth):
 
 
 def test_box_rules_outside_zero_size_and_empty_frames(scene, synth):
-    folder, _, truth, boxes = scene
+    folder, _, _truth, boxes = scene
     w = 480
     given = {
         0: np.vstack([boxes[0], [[-40, -30, 60, 90]], [[w + 10, 0, w + 50, 40]], [[5, 5, 5, 50]]]),
@@ -160,7 +160,7 @@ def test_predict_function_streams_and_lists(scene, synth):
 
 
 def test_result_plot_and_dict(scene, synth):
-    folder, frames, truth, boxes = scene
+    folder, frames, _truth, boxes = scene
     result = PosePredictor(synth.ColourOracle(), boxes)(folder)[2]
     canvas = result.plot()
     assert canvas.shape == frames[2].shape and (canvas != frames[2]).any()
@@ -191,7 +191,7 @@ def test_low_level_estimate_poses(scene, synth):
 
 def test_fixed_heatmap_model_geometry(synth):
     """A model answering fixed heatmap points: the image position follows from the box alone."""
-    from pstpose.preprocess import box_xywh_to_crop, crop_matrix, heatmap_to_crop, invert_affine, apply_affine
+    from pstpose.preprocess import apply_affine, box_xywh_to_crop, crop_matrix, heatmap_to_crop, invert_affine
 
     positions = np.column_stack([np.linspace(5.3, 40.7, 17), np.linspace(4.1, 58.9, 17)])
     model = synth.FixedHeatmaps(positions, frames_per_side=0)
@@ -248,8 +248,12 @@ def _peak_traced_bytes(n, synth):
     import tracemalloc
 
     positions = synth.TEMPLATE * [40, 56] + [23.5, 4]
-    predictor = PosePredictor(synth.FixedHeatmaps(positions, frames_per_side=1),
-                              lambda i, name: [[40, 30, 80, 140]], batch_size=3, keep_images=False)
+    predictor = PosePredictor(
+        synth.FixedHeatmaps(positions, frames_per_side=1),
+        lambda i, name: [[40, 30, 80, 140]],
+        batch_size=3,
+        keep_images=False,
+    )
     tracemalloc.start()
     try:
         sink = io.StringIO()

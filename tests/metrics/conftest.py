@@ -31,7 +31,10 @@ def make_person(joints: dict, head=None, scores: dict | None = None, track_id=No
         if sc is not None:
             sc[k] = scores[name]
     return Person(
-        keypoints=kp, present=present, scores=sc, track_id=track_id,
+        keypoints=kp,
+        present=present,
+        scores=sc,
+        track_id=track_id,
         head_box=None if head is None else np.asarray(head, dtype=float),
     )
 
@@ -39,11 +42,16 @@ def make_person(joints: dict, head=None, scores: dict | None = None, track_id=No
 def make_sequence(name: str, frames_persons: list[list[Person]], polygons=None, labeled=None, fmt="pt18") -> Sequence:
     frames = []
     for i, persons in enumerate(frames_persons):
-        frames.append(Frame(
-            file_name=f"images/val/{name}/{i:06d}.jpg", frame_index=i, persons=list(persons), image_id=i,
-            ignore_regions=[np.asarray(p, float) for p in (polygons or {}).get(i, [])],
-            is_labeled=True if labeled is None else labeled[i],
-        ))
+        frames.append(
+            Frame(
+                file_name=f"images/val/{name}/{i:06d}.jpg",
+                frame_index=i,
+                persons=list(persons),
+                image_id=i,
+                ignore_regions=[np.asarray(p, float) for p in (polygons or {}).get(i, [])],
+                is_labeled=True if labeled is None else labeled[i],
+            )
+        )
     return Sequence(name=name, frames=frames, format=fmt)
 
 
@@ -140,15 +148,17 @@ def brute_force(gt: list[Sequence], pred: list[Sequence], mode: str = "posetrack
                 for j in joints:
                     n_gt[j] += 1
 
-            def match(pi, gi, j):
+            def match(pi, gi, j, prs=prs, gts=gts):
                 pj, gj = prs[pi][0], gts[gi][0]
                 if j not in pj or j not in gj:
                     return False
                 d = math.sqrt((pj[j][0] - gj[j][0]) ** 2 + (pj[j][1] - gj[j][1]) ** 2)
                 return d / gts[gi][1] <= 0.5 if gts[gi][1] > 0 else False
 
-            pck = [[sum(match(pi, gi, j) for j in range(15)) / len(gts[gi][0]) for gi in range(len(gts))]
-                   for pi in range(len(prs))]
+            pck = [
+                [sum(match(pi, gi, j) for j in range(15)) / len(gts[gi][0]) for gi in range(len(gts))]
+                for pi in range(len(prs))
+            ]
             best = {}
             for pi in range(len(prs)):
                 if gts:
@@ -171,14 +181,29 @@ def brute_force(gt: list[Sequence], pred: list[Sequence], mode: str = "posetrack
                     labels[j].append(int(match(pi, assigned[pi], j)) if pi in assigned else 0)
     res = [_voc(scores[j], labels[j], n_gt[j], mode) for j in range(15)]
     out = SimpleNamespace(
-        ap=np.array([r[0] for r in res]), precision=np.array([r[1] for r in res]),
-        recall=np.array([r[2] for r in res]), n_gt=np.array(n_gt), assignments=assignments,
+        ap=np.array([r[0] for r in res]),
+        precision=np.array([r[1] for r in res]),
+        recall=np.array([r[2] for r in res]),
+        n_gt=np.array(n_gt),
+        assignments=assignments,
     )
     return (out, ties) if report_ties else out
 
 
-def random_dataset(rng: np.random.Generator, n_seq=3, n_frames=6, max_gt=4, max_pred=5, overlap=False,
-                   polygons=True, negative=True, joint_prob=0.75, head_range=(8, 30), spread=40.0, duplicates=0.0):
+def random_dataset(
+    rng: np.random.Generator,
+    n_seq=3,
+    n_frames=6,
+    max_gt=4,
+    max_pred=5,
+    overlap=False,
+    polygons=True,
+    negative=True,
+    joint_prob=0.75,
+    head_range=(8, 30),
+    spread=40.0,
+    duplicates=0.0,
+):
     """GT persons with random joints and head boxes; predictions jittered copies plus strays,
     distinct random scores. ``overlap`` puts persons close together (ties and contention)."""
     gts, preds = [], []
@@ -188,7 +213,7 @@ def random_dataset(rng: np.random.Generator, n_seq=3, n_frames=6, max_gt=4, max_
             n_g = int(rng.integers(0, max_gt + 1))
             g_persons = []
             for k in range(n_g):
-                cx = (rng.uniform(0, 120) if overlap else 400.0 * k + 100.0)
+                cx = rng.uniform(0, 120) if overlap else 400.0 * k + 100.0
                 cy = rng.uniform(-20 if negative else 50, 300)
                 head = rng.uniform(*head_range)
                 joints = {}
@@ -198,7 +223,7 @@ def random_dataset(rng: np.random.Generator, n_seq=3, n_frames=6, max_gt=4, max_
                 g_persons.append(make_person(joints, head=(cx, cy, cx + head, cy + head * 0.8), track_id=k))
             p_persons = []
             copies = [(k, gp) for k, gp in enumerate(g_persons) for _ in range(1 + (rng.random() < duplicates))]
-            for k, gp in copies:
+            for _k, gp in copies:
                 if rng.random() < 0.8:
                     joints = {}
                     for j, name in enumerate(PT17_JOINT_NAMES):
@@ -207,10 +232,13 @@ def random_dataset(rng: np.random.Generator, n_seq=3, n_frames=6, max_gt=4, max_
                             x, y = gp.keypoints[slot, :2]
                             joints[name] = (x + rng.normal(0, 6), y + rng.normal(0, 6))
                     if joints:
-                        p_persons.append(make_person(joints, scores={n: rng.random() for n in joints},
-                                                     track_id=len(p_persons)))
+                        p_persons.append(
+                            make_person(joints, scores={n: rng.random() for n in joints}, track_id=len(p_persons))
+                        )
             for k in range(int(rng.integers(0, max(1, max_pred - len(p_persons)) + 1))):
-                joints = {n: (rng.uniform(-10, 1300), rng.uniform(-10, 400)) for n in PT17_JOINT_NAMES if rng.random() < 0.6}
+                joints = {
+                    n: (rng.uniform(-10, 1300), rng.uniform(-10, 400)) for n in PT17_JOINT_NAMES if rng.random() < 0.6
+                }
                 if joints:
                     p_persons.append(make_person(joints, scores={n: rng.random() for n in joints}, track_id=100 + k))
             rng.shuffle(p_persons)
@@ -228,7 +256,10 @@ def random_dataset(rng: np.random.Generator, n_seq=3, n_frames=6, max_gt=4, max_
 def pt() -> SimpleNamespace:
     """The helpers above, for tests (session scope so hypothesis tests may use them)."""
     return SimpleNamespace(
-        make_person=make_person, make_sequence=make_sequence, brute_force=brute_force,
-        random_dataset=random_dataset, SLOTS=SLOTS, winding_inside=_winding_inside,
+        make_person=make_person,
+        make_sequence=make_sequence,
+        brute_force=brute_force,
+        random_dataset=random_dataset,
+        SLOTS=SLOTS,
+        winding_inside=_winding_inside,
     )
-

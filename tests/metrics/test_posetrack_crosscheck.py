@@ -38,8 +38,18 @@ def test_matches_brute_force_on_random_data(pt, seed, mode):
 def test_matches_brute_force_with_contention_and_ties(pt):
     """Crowded frames (persons overlapping) make pck ties and stolen matches common."""
     rng = np.random.default_rng(123)
-    gt, pred = pt.random_dataset(rng, n_seq=2, n_frames=15, max_gt=5, max_pred=8, overlap=True,
-                                 joint_prob=0.2, head_range=(40, 90), spread=15.0, duplicates=0.5)
+    gt, pred = pt.random_dataset(
+        rng,
+        n_seq=2,
+        n_frames=15,
+        max_gt=5,
+        max_pred=8,
+        overlap=True,
+        joint_prob=0.2,
+        head_range=(40, 90),
+        spread=15.0,
+        duplicates=0.5,
+    )
     ref, ties = pt.brute_force(gt, pred, "posetrack", report_ties=True)
     assert ties, "the data should exercise the tie rules"
     _assert_same(evaluate(gt, pred), ref)
@@ -59,7 +69,7 @@ def test_real_fixture_against_itself_is_100(shared_data):
     assert n_gt["left_elbow"] == 1 and n_gt["nose"] == 2
     for metric in ("ap", "precision", "recall"):
         assert all(v == 100.0 for v in res.per_joint(metric).values()), metric
-        assert res.summary(metric) == {k: 100.0 for k in res.summary(metric)}
+        assert res.summary(metric) == dict.fromkeys(res.summary(metric), 100.0)
 
 
 def _jittered_fixture(shared_data):
@@ -77,13 +87,31 @@ def _jittered_fixture(shared_data):
 
 # Pinned after checking against the brute force (below) and by hand for two joints (see test).
 JITTER_AP = {
-    "Head": 100 / 3, "Shoulder": 62.5, "Elbow": 75.0, "Wrist": 37.5,
-    "Hip": 75.0, "Knee": 100.0, "Ankle": 75.0, "Mean": 950 / 15,
+    "Head": 100 / 3,
+    "Shoulder": 62.5,
+    "Elbow": 75.0,
+    "Wrist": 37.5,
+    "Hip": 75.0,
+    "Knee": 100.0,
+    "Ankle": 75.0,
+    "Mean": 950 / 15,
 }
 JITTER_JOINT_AP = {
-    "nose": 50, "head_bottom": 25, "head_top": 25, "left_shoulder": 100, "right_shoulder": 25,
-    "left_elbow": 100, "right_elbow": 50, "left_wrist": 50, "right_wrist": 25, "left_hip": 50,
-    "right_hip": 100, "left_knee": 100, "right_knee": 100, "left_ankle": 100, "right_ankle": 50,
+    "nose": 50,
+    "head_bottom": 25,
+    "head_top": 25,
+    "left_shoulder": 100,
+    "right_shoulder": 25,
+    "left_elbow": 100,
+    "right_elbow": 50,
+    "left_wrist": 50,
+    "right_wrist": 25,
+    "left_hip": 50,
+    "right_hip": 100,
+    "left_knee": 100,
+    "right_knee": 100,
+    "left_ankle": 100,
+    "right_ankle": 50,
 }
 
 
@@ -99,8 +127,10 @@ def test_real_fixture_jittered_pinned_table(shared_data, pt):
     for frame_gt, frame_pr in zip(gt[0].frames, pred[0].frames):
         heads = [0.6 * np.hypot(*(g.head_box[2:] - g.head_box[:2])) for g in frame_gt.persons]
         assert heads == pytest.approx([103.3, 92.4], abs=0.05)
-        moved = [np.hypot(*(p.keypoints[:, :2] - g.keypoints[:, :2]).T) / h
-                 for p, g, h in zip(frame_pr.persons, frame_gt.persons, heads)]
+        moved = [
+            np.hypot(*(p.keypoints[:, :2] - g.keypoints[:, :2]).T) / h
+            for p, g, h in zip(frame_pr.persons, frame_gt.persons, heads)
+        ]
     # ... every prediction stays assigned to its own GT (most joints within threshold), so a
     # joint's AP is 100 when both copies match, and when one copy misses, the AP depends only on
     # whether the miss is ranked above or below the hit.

@@ -69,8 +69,11 @@ def test_lowest_scored_prediction_never_raises_ap_where_it_is_not_a_tp(pt, seed,
         joints = {n: (5000.0 + 10 * k, 5000.0) for k, n in enumerate(("nose", "left_wrist", "right_knee"))}
     else:  # a jittered copy of a GT person: may become a true positive (or steal a match)
         src = frame_gt.persons[int(rng.integers(len(frame_gt.persons)))]
-        joints = {n: tuple(src.keypoints[slot, :2] + rng.normal(0, 4, 2))
-                  for n, slot in zip(_names(), pt.SLOTS) if src.present[slot]}
+        joints = {
+            n: tuple(src.keypoints[slot, :2] + rng.normal(0, 4, 2))
+            for n, slot in zip(_names(), pt.SLOTS)
+            if src.present[slot]
+        }
     new = pt.make_person(joints, scores={n: -1.0 - rng.random() for n in joints}, track_id=999)
     pred2 = copy.deepcopy(pred)
     pred2[s].frames[f].persons.append(new)
@@ -114,7 +117,7 @@ def test_moving_a_matched_joint_away_never_raises_ap_when_assignment_holds(pt, s
                 within = _joints_within_threshold(pt, gf, p)
                 candidates += [(s, f, k, j, slot) for j, slot in enumerate(pt.SLOTS) if p.present[slot] and within[j]]
     assume(candidates)
-    s, f, k, j, slot = candidates[pick % len(candidates)]
+    s, f, k, _j, slot = candidates[pick % len(candidates)]
     pred2 = copy.deepcopy(pred)
     pred2[s].frames[f].persons[k].keypoints[slot, :2] += 10_000.0  # far beyond any threshold
     ref_before = pt.brute_force(gt, pred)
@@ -142,10 +145,16 @@ def test_counterexamples_where_the_unconditional_properties_fail(pt):
 
     # Moving a matched joint away hands the GT to another prediction with a better-scored joint.
     g = pt.make_person({"right_wrist": (100, 100), "left_wrist": (200, 100), "nose": (150, 50)}, head=HEAD)
-    other = pt.make_person({"right_wrist": (100, 100), "left_wrist": (200, 100)},
-                           scores={"right_wrist": 0.9, "left_wrist": 0.9}, track_id=0)
-    best = pt.make_person({"right_wrist": (100, 100), "left_wrist": (200, 100), "nose": (150, 50)},
-                          scores={"right_wrist": 0.3, "left_wrist": 0.3, "nose": 0.3}, track_id=1)
+    other = pt.make_person(
+        {"right_wrist": (100, 100), "left_wrist": (200, 100)},
+        scores={"right_wrist": 0.9, "left_wrist": 0.9},
+        track_id=0,
+    )
+    best = pt.make_person(
+        {"right_wrist": (100, 100), "left_wrist": (200, 100), "nose": (150, 50)},
+        scores={"right_wrist": 0.3, "left_wrist": 0.3, "nose": 0.3},
+        track_id=1,
+    )
     gt = [pt.make_sequence("s", [[g]])]
     before = evaluate(gt, [pt.make_sequence("s", [[other, best]])]).per_joint("ap")["right_wrist"]
     moved = copy.deepcopy(best)

@@ -20,8 +20,9 @@ def _seqs(pt, gt_frames, pred_frames, **kw):
 
 
 def _wrist(pt, x, y, score=None, head=None, tid=None):
-    return pt.make_person({"right_wrist": (x, y)}, head=head, scores=None if score is None else {"right_wrist": score},
-                          track_id=tid)
+    return pt.make_person(
+        {"right_wrist": (x, y)}, head=head, scores=None if score is None else {"right_wrist": score}, track_id=tid
+    )
 
 
 # --- VOC all-point AP -------------------------------------------------------------------------
@@ -69,10 +70,16 @@ def test_tied_pck_goes_to_the_first_prediction(pt):
     # GT A has both wrists; P1 matches only the right one, P2 only the left: pck 1/2 each, so A
     # takes P1 (lowest index). Right wrist: .9 TP, .3 FP -> 100; left wrist: .8 FP, .2 FP -> 0.
     a = pt.make_person({"right_wrist": (100, 100), "left_wrist": (200, 100)}, head=HEAD)
-    p1 = pt.make_person({"right_wrist": (100, 100), "left_wrist": (600, 100)},
-                        scores={"right_wrist": 0.9, "left_wrist": 0.2}, track_id=1)
-    p2 = pt.make_person({"right_wrist": (500, 100), "left_wrist": (200, 100)},
-                        scores={"right_wrist": 0.3, "left_wrist": 0.8}, track_id=2)
+    p1 = pt.make_person(
+        {"right_wrist": (100, 100), "left_wrist": (600, 100)},
+        scores={"right_wrist": 0.9, "left_wrist": 0.2},
+        track_id=1,
+    )
+    p2 = pt.make_person(
+        {"right_wrist": (500, 100), "left_wrist": (200, 100)},
+        scores={"right_wrist": 0.3, "left_wrist": 0.8},
+        track_id=2,
+    )
     res = evaluate(*_seqs(pt, [[a]], [[p1, p2]]))
     assert res.per_joint("ap")["right_wrist"] == 100.0 and res.per_joint("ap")["left_wrist"] == 0.0
     # The tool's tie rule depends on file order: swapping the two predictions swaps the outcome.
@@ -97,8 +104,11 @@ def test_prediction_equally_close_to_two_gts_keeps_the_first(pt):
 def test_ignore_region_strictly_inside_dropped_border_kept(pt):
     square = [(0, 0), (100, 0), (100, 100), (0, 100)]
     g = pt.make_person({"right_wrist": (50, 50), "left_wrist": (100, 50), "head_top": (0, 0)}, head=HEAD)
-    p = pt.make_person({"right_wrist": (50, 51), "left_wrist": (100, 51), "head_top": (1, 0), "nose": (40, 40)},
-                       scores={"right_wrist": 0.9, "left_wrist": 0.8, "head_top": 0.7, "nose": 0.6}, track_id=0)
+    p = pt.make_person(
+        {"right_wrist": (50, 51), "left_wrist": (100, 51), "head_top": (1, 0), "nose": (40, 40)},
+        scores={"right_wrist": 0.9, "left_wrist": 0.8, "head_top": 0.7, "nose": 0.6},
+        track_id=0,
+    )
     res = evaluate(*_seqs(pt, [[g]], [[p]], polygons={0: [square]}))
     n_gt = {k: v["n_gt"] for k, v in res.to_dict()["per_joint"].items()}
     n_pred = {k: v["n_pred"] for k, v in res.to_dict()["per_joint"].items()}
@@ -135,13 +145,19 @@ def test_frame_whose_gt_lists_no_person_does_not_count(pt):
 
 def test_negative_gt_coordinates_are_present(tmp_path):
     kp = [0.0] * 51
-    kp[3 * JOINT_INDEX["head_top"]: 3 * JOINT_INDEX["head_top"] + 3] = [-5.0, -12.0, 0]  # above the image, v=0
-    kp[3 * JOINT_INDEX["nose"]: 3 * JOINT_INDEX["nose"] + 3] = [20.0, 30.0, 1]
+    kp[3 * JOINT_INDEX["head_top"] : 3 * JOINT_INDEX["head_top"] + 3] = [-5.0, -12.0, 0]  # above the image, v=0
+    kp[3 * JOINT_INDEX["nose"] : 3 * JOINT_INDEX["nose"] + 3] = [20.0, 30.0, 1]
     image = {"file_name": "images/val/x/000000.jpg", "id": 1, "is_labeled": True}
-    gt = {"images": [image], "annotations": [{"image_id": 1, "track_id": 0, "bbox_head": [0, 0, 30, 40], "keypoints": kp}]}
+    gt = {
+        "images": [image],
+        "annotations": [{"image_id": 1, "track_id": 0, "bbox_head": [0, 0, 30, 40], "keypoints": kp}],
+    }
     pred_kp = list(kp)
-    pred_kp[3 * JOINT_INDEX["head_top"]: 3 * JOINT_INDEX["head_top"] + 3] = [-4.0, -12.0, 1]
-    pred = {"images": [image], "annotations": [{"image_id": 1, "track_id": 0, "keypoints": pred_kp, "scores": [0.5] * 17}]}
+    pred_kp[3 * JOINT_INDEX["head_top"] : 3 * JOINT_INDEX["head_top"] + 3] = [-4.0, -12.0, 1]
+    pred = {
+        "images": [image],
+        "annotations": [{"image_id": 1, "track_id": 0, "keypoints": pred_kp, "scores": [0.5] * 17}],
+    }
     for d, data in (("gt", gt), ("pred", pred)):
         (tmp_path / d).mkdir()
         (tmp_path / d / "x.json").write_text(json.dumps(data))

@@ -59,7 +59,9 @@ def test_missing_scores_field_is_a_warning(tmp_path):
     assert any("without joint scores x2" in w and "pred/a.json: annotations[0]" in w for w in res.warnings)
 
 
-@pytest.mark.parametrize("ids, kind", [([3, 3], "duplicate"), (["x", 1], "not an integer"), ([1.5, 2], "not an integer")])
+@pytest.mark.parametrize(
+    "ids, kind", [([3, 3], "duplicate"), (["x", 1], "not an integer"), ([1.5, 2], "not an integer")]
+)
 def test_track_id_problems_warn_in_posetrack_mode_and_fail_in_posetrack21(tmp_path, ids, kind):
     gt, pred = _dirs(tmp_path, {"a": _doc(persons=2)}, {"a": _doc(persons=2, track_ids=ids)})
     res = evaluate(gt, pred)
@@ -97,7 +99,9 @@ def test_mixed_formats_are_an_error(tmp_path):
 def test_extra_prediction_and_frame_order_warn(tmp_path):
     swapped = _doc()
     swapped["images"][0]["file_name"], swapped["images"][1]["file_name"] = (
-        swapped["images"][1]["file_name"], swapped["images"][0]["file_name"])
+        swapped["images"][1]["file_name"],
+        swapped["images"][0]["file_name"],
+    )
     gt, pred = _dirs(tmp_path, {"a": _doc()}, {"a": swapped, "zzz": _doc(name="zzz")})
     res = evaluate(gt, pred)
     text = "\n".join(res.warnings)

@@ -26,26 +26,47 @@ def _pt18_keypoints(joints: dict) -> list[float]:
     flat = [0.0] * 51
     for name, xy in joints.items():
         k = JOINT_INDEX[name]
-        flat[3 * k: 3 * k + 3] = [xy[0], xy[1], 1]
+        flat[3 * k : 3 * k + 3] = [xy[0], xy[1], 1]
     return flat
 
 
 def _pt18_files(tmp_path):
-    image = {"file_name": "images/val/000001_mpii_test/000000.jpg", "id": 10000010000, "frame_id": 10000010000,
-             "is_labeled": True, "nframes": 1, "vid_id": "000001"}
+    image = {
+        "file_name": "images/val/000001_mpii_test/000000.jpg",
+        "id": 10000010000,
+        "frame_id": 10000010000,
+        "is_labeled": True,
+        "nframes": 1,
+        "vid_id": "000001",
+    }
     categories = [{"id": 1, "name": "person", "keypoints": list(JOINT_NAMES)}]
     x, y, x2, y2 = HEAD
-    gt = {"images": [image], "categories": categories, "annotations": [
-        {"image_id": 10000010000, "track_id": t, "bbox_head": [x, y, x2 - x, y2 - y], "keypoints": _pt18_keypoints(j)}
-        for t, j in enumerate((GT_A, GT_B))
-    ]}
+    gt = {
+        "images": [image],
+        "categories": categories,
+        "annotations": [
+            {
+                "image_id": 10000010000,
+                "track_id": t,
+                "bbox_head": [x, y, x2 - x, y2 - y],
+                "keypoints": _pt18_keypoints(j),
+            }
+            for t, j in enumerate((GT_A, GT_B))
+        ],
+    }
     pred = {"images": [dict(image)], "categories": categories, "annotations": []}
     for t, p in enumerate(PREDS):
         scores = [0.0] * 17
         for name, (_, _, s) in p.items():
             scores[JOINT_INDEX[name]] = s
-        pred["annotations"].append({"image_id": 10000010000, "track_id": t, "scores": scores,
-                                    "keypoints": _pt18_keypoints({n: v[:2] for n, v in p.items()})})
+        pred["annotations"].append(
+            {
+                "image_id": 10000010000,
+                "track_id": t,
+                "scores": scores,
+                "keypoints": _pt18_keypoints({n: v[:2] for n, v in p.items()}),
+            }
+        )
     return _write_pair(tmp_path, gt, pred)
 
 
@@ -60,13 +81,27 @@ def _pt17_files(tmp_path):
         return [{"point": out}]
 
     x1, y1, x2, y2 = HEAD
-    gt = {"annolist": [{"image": [{"name": "images/bonn/000001_mpii/00000001.jpg"}], "annorect": [
-        {"x1": [x1], "y1": [y1], "x2": [x2], "y2": [y2], "track_id": [t], "annopoints": points(j, False)}
-        for t, j in enumerate((GT_A, GT_B))
-    ]}]}
-    pred = {"annolist": [{"image": [{"name": "images/bonn/000001_mpii/00000001.jpg"}], "annorect": [
-        {"track_id": [t], "score": [1.0], "annopoints": points(p, True)} for t, p in enumerate(PREDS)
-    ]}]}
+    gt = {
+        "annolist": [
+            {
+                "image": [{"name": "images/bonn/000001_mpii/00000001.jpg"}],
+                "annorect": [
+                    {"x1": [x1], "y1": [y1], "x2": [x2], "y2": [y2], "track_id": [t], "annopoints": points(j, False)}
+                    for t, j in enumerate((GT_A, GT_B))
+                ],
+            }
+        ]
+    }
+    pred = {
+        "annolist": [
+            {
+                "image": [{"name": "images/bonn/000001_mpii/00000001.jpg"}],
+                "annorect": [
+                    {"track_id": [t], "score": [1.0], "annopoints": points(p, True)} for t, p in enumerate(PREDS)
+                ],
+            }
+        ]
+    }
     return _write_pair(tmp_path, gt, pred)
 
 
@@ -103,8 +138,24 @@ def test_worked_example(tmp_path, make_files, fmt):
 def test_worked_example_cli_prints_and_writes_the_same_numbers(tmp_path, capsys):
     gt_dir, pred_dir = _pt18_files(tmp_path)
     out, csv_path, md = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.md"
-    assert main(["eval", "--gt", str(gt_dir), "--pred", str(pred_dir), "--out", str(out),
-                 "--csv", str(csv_path), "--markdown", str(md)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--gt",
+                str(gt_dir),
+                "--pred",
+                str(pred_dir),
+                "--out",
+                str(out),
+                "--csv",
+                str(csv_path),
+                "--markdown",
+                str(md),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "mode: posetrack" in printed
     ap_row = next(line for line in printed.splitlines() if line.startswith("AP "))

@@ -31,7 +31,9 @@ def _predictions(pt, seed=0):
     return gt, pred
 
 
-@pytest.mark.parametrize("writer, fmt", [(write_posetrack18, "pt18"), (write_posetrack21, "pt18"), (write_posetrack17, "pt17")])
+@pytest.mark.parametrize(
+    "writer, fmt", [(write_posetrack18, "pt18"), (write_posetrack21, "pt18"), (write_posetrack17, "pt17")]
+)
 def test_round_trip_evaluates_like_the_in_memory_predictions(tmp_path, pt, writer, fmt):
     gt, pred = _predictions(pt)
     for seq, g in zip(pred, gt):
@@ -83,7 +85,7 @@ def test_writer_refuses_bad_predictions(tmp_path, pt):
 
 
 def test_coco_results(tmp_path, pt):
-    gt, pred = _predictions(pt)
+    _gt, pred = _predictions(pt)
     path = write_coco_results(tmp_path / "coco.json", pred)
     data = json.loads(path.read_text())
     persons = [(f, p) for s in pred for f in s.frames for p in f.persons]
@@ -103,8 +105,12 @@ def test_coco_results_are_in_coco_joint_order(tmp_path):
     """Bug fix: the file listed the 17 PoseTrack slots as they are, so a COCO reader took
     head_bottom and head_top for the eyes. Slot k of this person is at (100 + k, 200 + k) with
     score k / 100; the expectation is COCO's joint list written out by hand."""
-    person = Person(keypoints=np.array([[100.0 + k, 200.0 + k, 1.0] for k in range(17)]),
-                    present=np.ones(17, dtype=bool), scores=np.arange(17) / 100, track_id=3)
+    person = Person(
+        keypoints=np.array([[100.0 + k, 200.0 + k, 1.0] for k in range(17)]),
+        present=np.ones(17, dtype=bool),
+        scores=np.arange(17) / 100,
+        track_id=3,
+    )
     frame = Frame(file_name="000001_test/000000.jpg", frame_index=0, persons=[person], image_id=7)
     path = write_coco_results(tmp_path / "coco.json", [Sequence(name="000001_test", frames=[frame], format="pt18")])
     (det,) = json.loads(path.read_text())

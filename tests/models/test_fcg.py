@@ -7,7 +7,14 @@ import math
 import numpy as np
 import torch
 
-from pstpose.models.fcg import ClusterGuidance, density_peaks, dpc_knn, merge_clusters, merge_weights, pairwise_sq_distances
+from pstpose.models.fcg import (
+    ClusterGuidance,
+    density_peaks,
+    dpc_knn,
+    merge_clusters,
+    merge_weights,
+    pairwise_sq_distances,
+)
 
 
 def brute_force_dpc(x: np.ndarray, num_clusters: int, knn: int):
@@ -51,7 +58,7 @@ def test_dpc_knn_tie_rules_on_exact_integer_tokens():
     """Integer tokens make every distance exact: duplicates and symmetric points tie for real."""
     pts = [[0, 0], [0, 0], [4, 0], [4, 0], [0, 4], [4, 4], [2, 2], [2, 2], [8, 8], [8, 0], [0, 8], [6, 2], [2, 0]]
     x = torch.tensor(pts, dtype=torch.float32)[None]
-    rho, delta, gamma = density_peaks(pairwise_sq_distances(x), knn=2)
+    rho, delta, _gamma = density_peaks(pairwise_sq_distances(x), knn=2)
     centres, assignment = dpc_knn(x, num_clusters=3, knn=2)
     ref = brute_force_dpc(np.array(pts, dtype=np.float64), 3, 2)
     np.testing.assert_allclose(rho[0].numpy(), ref[0], rtol=1e-6)

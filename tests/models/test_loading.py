@@ -20,8 +20,12 @@ from pstpose.weights import DEFAULT_WEIGHTS, NoDefaultWeightsError
 
 from .conftest import randomize_
 
-SMALL = {"image_size": [64, 48], "backbone": {"depth": 1, "embed_dim": 32, "num_heads": 2},
-         "head": {"deconv_channels": 16}, "fcg": {"num_clusters": 16}}
+SMALL = {
+    "image_size": [64, 48],
+    "backbone": {"depth": 1, "embed_dim": 32, "num_heads": 2},
+    "head": {"deconv_channels": 16},
+    "fcg": {"num_clusters": 16},
+}
 
 
 @pytest.fixture(scope="module")

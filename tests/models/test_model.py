@@ -149,6 +149,7 @@ def test_the_model_owns_its_normalisation():
     # hand-worked: a pure-red pixel (255, 0, 0) -> ((1 - .485)/.229, (0 - .456)/.224, (0 - .406)/.225)
     red = torch.zeros(1, 1, 16, 16, 3, dtype=torch.uint8)
     red[..., 0] = 255
-    np.testing.assert_allclose(model.preprocess(red)[0, 0, :, 0, 0].numpy(),
-                               [0.515 / 0.229, -0.456 / 0.224, -0.406 / 0.225], rtol=1e-5)
+    np.testing.assert_allclose(
+        model.preprocess(red)[0, 0, :, 0, 0].numpy(), [0.515 / 0.229, -0.456 / 0.224, -0.406 / 0.225], rtol=1e-5
+    )
     assert "pixel_mean" not in model.state_dict() and "pixel_std" not in model.state_dict()

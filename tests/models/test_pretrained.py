@@ -63,13 +63,18 @@ def test_checkpoint_errors_name_the_file_and_problem(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     other = build_model("tiny", **SMALL, num_keypoints=5)
     save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(folder / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"shape mismatch for head\.final_layer\.bias: checkpoint \(5,\), model \(17,\)"):
+    with pytest.raises(
+        CheckpointError, match=r"shape mismatch for head\.final_layer\.bias: checkpoint \(5,\), model \(17,\)"
+    ):
         PSTPose.from_pretrained(folder)
 
     state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "head.final_layer.bias"}
     save_file({**state, "head.extra": torch.zeros(1)}, str(folder / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"model\.safetensors: does not match its config: missing "
-                                              r"\['head\.final_layer\.bias'\], unexpected \['head\.extra'\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"model\.safetensors: does not match its config: missing "
+        r"\['head\.final_layer\.bias'\], unexpected \['head\.extra'\]",
+    ):
         PSTPose.from_pretrained(folder)
 
     (folder / "model.safetensors").unlink()
@@ -90,12 +95,16 @@ def test_loading_does_not_import_dynamo(tmp_path):
     """The meta-device build imported torch._dynamo (about a second of start-up); a CPU build
     must not, in a fresh interpreter where nothing else has imported it."""
     folder = build_model("tiny", **SMALL).save_pretrained(tmp_path / "ckpt")
-    code = ("import sys; from pstpose.models.pretrained import load_pretrained; "
-            f"load_pretrained({str(folder)!r}); print('torch._dynamo' in sys.modules)")
+    code = (
+        "import sys; from pstpose.models.pretrained import load_pretrained; "
+        f"load_pretrained({str(folder)!r}); print('torch._dynamo' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_checkpoint_error_is_a_value_error():
     assert issubclass(CheckpointError, ValueError) and issubclass(ConfigError, ValueError)
-    assert issubclass(CheckpointNotFoundError, CheckpointError) and issubclass(CheckpointNotFoundError, FileNotFoundError)
+    assert issubclass(CheckpointNotFoundError, CheckpointError) and issubclass(
+        CheckpointNotFoundError, FileNotFoundError
+    )

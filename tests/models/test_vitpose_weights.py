@@ -21,8 +21,12 @@ def make_hf_vitpose(simple: bool, seed: int = 0):
     """A random transformers VitPose shaped like ``tiny`` with a 2-layer backbone."""
     torch.manual_seed(seed)
     backbone = transformers.VitPoseBackboneConfig(
-        hidden_size=128, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=4,
-        layer_norm_eps=1e-6, out_indices=[2],
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        mlp_ratio=4,
+        layer_norm_eps=1e-6,
+        out_indices=[2],
     )
     config = transformers.VitPoseConfig(backbone_config=backbone, use_simple_decoder=simple, num_labels=17)
     model = transformers.VitPoseForPoseEstimation(config)
@@ -30,7 +34,7 @@ def make_hf_vitpose(simple: bool, seed: int = 0):
     with torch.no_grad():  # values of O(0.1) everywhere, so that the heatmaps are far from zero
         for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=gen) * 0.1
-            p.copy_(1.0 + noise if "layernorm" in name or "batchnorm" in name and name.endswith("weight") else noise)
+            p.copy_(1.0 + noise if "layernorm" in name or ("batchnorm" in name and name.endswith("weight")) else noise)
         for name, b in model.named_buffers():
             if name.endswith("running_mean"):
                 b.copy_(torch.randn(b.shape, generator=gen) * 0.1)
@@ -132,7 +136,9 @@ def test_shape_mismatch_is_refused_with_key_and_shapes(tmp_path):
     make_hf_vitpose(False).save_pretrained(tmp_path / "hf")
     model = build_model("tiny", **SMALL)  # classic head with 64 channels, not 256
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(CheckpointError, match=r"head\.deconv_layers\.0\.weight: checkpoint \(128, 256, 4, 4\), model \(128, 64, 4, 4\)"):
+    with pytest.raises(
+        CheckpointError, match=r"head\.deconv_layers\.0\.weight: checkpoint \(128, 256, 4, 4\), model \(128, 64, 4, 4\)"
+    ):
         model.load_vitpose_weights(tmp_path / "hf")
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # nothing half-loaded
     report = model.load_vitpose_weights(tmp_path / "hf", include_head=False)  # backbone only is fine

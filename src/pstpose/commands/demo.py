@@ -12,14 +12,19 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="pstpose_demo", help="output folder (created; default ./pstpose_demo)")
-    parser.add_argument("--weights", help="pretrained folder, its .safetensors, or a trainer .pt "
-                                          "(default: the packaged tiny model)")
+    parser.add_argument(
+        "--weights", help="pretrained folder, its .safetensors, or a trainer .pt (default: the packaged tiny model)"
+    )
     parser.add_argument("--frames", type=int, default=32, help="clip length in frames (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic clip")
     parser.add_argument("--height", type=int, default=288, help="frame height (even)")
     parser.add_argument("--width", type=int, default=384, help="frame width (even)")
-    parser.add_argument("--detector", default="gt", choices=("gt", "hog"),
-                        help="person boxes: gt = the clip's ground-truth boxes (default), hog = OpenCV's detector")
+    parser.add_argument(
+        "--detector",
+        default="gt",
+        choices=("gt", "hog"),
+        help="person boxes: gt = the clip's ground-truth boxes (default), hog = OpenCV's detector",
+    )
     parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -41,8 +46,15 @@ def run(args: argparse.Namespace) -> int:
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
     report = run_demo(
-        model, out, frames=args.frames, seed=args.seed, height=args.height, width=args.width,
-        detector=args.detector, device=device, progress=not args.no_progress,
+        model,
+        out,
+        frames=args.frames,
+        seed=args.seed,
+        height=args.height,
+        width=args.width,
+        detector=args.detector,
+        device=device,
+        progress=not args.no_progress,
     )
     for line in report.evaluation.warnings:
         print(line, file=sys.stderr)

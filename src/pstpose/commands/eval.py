@@ -13,12 +13,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gt", required=True, type=Path, help="GT directory (one JSON per sequence) or one file")
     parser.add_argument("--pred", required=True, type=Path, help="prediction directory (same file names) or one file")
     parser.add_argument(
-        "--format", default="auto", choices=FORMAT_CHOICES,
+        "--format",
+        default="auto",
+        choices=FORMAT_CHOICES,
         help="GT file format; auto detects it (PoseTrack21 files are told apart by person_id / has_labeled_person)",
     )
     parser.add_argument("--pred-format", default="auto", choices=FORMAT_CHOICES, help="prediction file format")
     parser.add_argument(
-        "--mode", default=None, choices=("posetrack", "posetrack21"),
+        "--mode",
+        default=None,
+        choices=("posetrack", "posetrack21"),
         help="evaluation rules: posetrack = official PoseTrack17/18 tool (default for pt17/pt18), "
         "posetrack21 = PoseTrack21 kit (default for pt21)",
     )

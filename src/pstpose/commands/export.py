@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     except ExportError as exc:  # a mismatch, or a file onnxruntime cannot load: do not leave it
         remove_outputs(out)
         raise CLIError(f"{exc}; the file was removed") from None
-    print(f"onnxruntime vs PyTorch on random clips (batch {', '.join(map(str, batches))}): "
-          f"max abs difference {diff:.3g} (tolerance {VERIFY_TOLERANCE:g})")
+    print(
+        f"onnxruntime vs PyTorch on random clips (batch {', '.join(map(str, batches))}): "
+        f"max abs difference {diff:.3g} (tolerance {VERIFY_TOLERANCE:g})"
+    )
     return 0

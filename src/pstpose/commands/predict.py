@@ -24,12 +24,20 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="video file, folder of frames, glob pattern (quoted) or image")
-    parser.add_argument("--weights", help="pretrained folder, its .safetensors, or a trainer .pt "
-                                          "(default: the packaged tiny model)")
-    parser.add_argument("--detector", default="hog", help="hog | boxes:FILE (COCO .json or MOT .txt) | torchvision[:MODEL]")
+    parser.add_argument(
+        "--weights", help="pretrained folder, its .safetensors, or a trainer .pt (default: the packaged tiny model)"
+    )
+    parser.add_argument(
+        "--detector", default="hog", help="hog | boxes:FILE (COCO .json or MOT .txt) | torchvision[:MODEL]"
+    )
     parser.add_argument("--det-thr", type=float, default=None, help="detector / box-file score threshold")
-    parser.add_argument("--detect-every", type=int, default=1, metavar="N",
-                        help="run the detector every N frames; frames between take boxes from the previous poses")
+    parser.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the detector every N frames; frames between take boxes from the previous poses",
+    )
     parser.add_argument("--out", default="pstpose_predictions", help="output folder (created)")
     parser.add_argument("--save-video", action="store_true", help="write <name>.overlay.mp4")
     parser.add_argument("--save-json", action="store_true", help="write predictions (default when nothing is asked)")
@@ -38,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="keyframes per model call (all their persons)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crops")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="hide joints under this score in the overlay")
-    parser.add_argument("--frames-per-side", type=int, default=None, metavar="XI",
-                        help="clip half-length ξ (default: the model's)")
+    parser.add_argument(
+        "--frames-per-side", type=int, default=None, metavar="XI", help="clip half-length ξ (default: the model's)"
+    )
     parser.add_argument("--fps", type=float, default=None, help="frame rate of image sources (default 25)")
     parser.add_argument("--score-by-box", action="store_true", help="joint score = heatmap peak × box score")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -61,8 +70,9 @@ def output_spec(args: argparse.Namespace) -> OutputSpec:
     from pstpose.inference.outputs import OutputSpec
 
     save_json = args.save_json or not args.save_video
-    return OutputSpec(Path(args.out), formats=(args.format,) if save_json else (), save_video=args.save_video,
-                      kpt_thr=args.kpt_thr)
+    return OutputSpec(
+        Path(args.out), formats=(args.format,) if save_json else (), save_video=args.save_video, kpt_thr=args.kpt_thr
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,8 +93,14 @@ def run(args: argparse.Namespace) -> int:
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
     predictor = PosePredictor(
-        model, detector, device=device, batch_size=args.batch_size, flip=args.flip,
-        detect_every=args.detect_every, frames_per_side=args.frames_per_side, score_by_box=args.score_by_box,
+        model,
+        detector,
+        device=device,
+        batch_size=args.batch_size,
+        flip=args.flip,
+        detect_every=args.detect_every,
+        frames_per_side=args.frames_per_side,
+        score_by_box=args.score_by_box,
         keep_images=False,
     )
     run = predictor.predict_to_files(source, spec, progress=not args.no_progress)

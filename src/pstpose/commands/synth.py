@@ -42,10 +42,14 @@ def run(args: argparse.Namespace) -> int:
     total = sum(summary["splits"][s]["frames"] for s in ("train", "val"))
     for split in ("train", "val"):
         sp = summary["splits"][split]
-        print(f"{split:<5} {len(sp['sequences']):>4} videos {sp['frames']:>6} frames "
-              f"{sp['labeled_frames']:>6} labeled {sp['annotations']:>7} persons")
-    print(f"preset {summary['preset']}: mean joint displacement {summary['mean_joint_displacement_px']:.2f} px/frame, "
-          f"visible joints {100 * summary['visible_joint_fraction']:.1f}%")
+        print(
+            f"{split:<5} {len(sp['sequences']):>4} videos {sp['frames']:>6} frames "
+            f"{sp['labeled_frames']:>6} labeled {sp['annotations']:>7} persons"
+        )
+    print(
+        f"preset {summary['preset']}: mean joint displacement {summary['mean_joint_displacement_px']:.2f} px/frame, "
+        f"visible joints {100 * summary['visible_joint_fraction']:.1f}%"
+    )
     print(f"{total} frames in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.1f} frames/s) -> {args.out_dir}")
     if args.contact_sheet:
         path = make_contact_sheet(args.out_dir, args.contact_sheet)

@@ -14,31 +14,60 @@ from pstpose.codec import DECODE_METHODS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="experiment YAML file or shipped config name (its data: section "
-                                       "says where the dataset is)")
-    parser.add_argument("--weights", required=True,
-                        help="a pretrained folder (model.safetensors + config.json), its safetensors "
-                             "file, or a trainer state file (last.pt / best.pt)")
-    parser.add_argument("--boxes", default=None, metavar="gt|FILE",
-                        help="person boxes: 'gt' (ground truth) or a COCO-style detection JSON "
-                             "(default: data.detection_file, or gt when that is empty)")
-    parser.add_argument("--box-threshold", type=float, default=None,
-                        help="drop detection boxes scoring below this (default: data.box_score_threshold)")
-    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
-                        help="flip test: average with the mirrored input (default: on)")
+    parser.add_argument(
+        "config", help="experiment YAML file or shipped config name (its data: section says where the dataset is)"
+    )
+    parser.add_argument(
+        "--weights",
+        required=True,
+        help="a pretrained folder (model.safetensors + config.json), its safetensors "
+        "file, or a trainer state file (last.pt / best.pt)",
+    )
+    parser.add_argument(
+        "--boxes",
+        default=None,
+        metavar="gt|FILE",
+        help="person boxes: 'gt' (ground truth) or a COCO-style detection JSON "
+        "(default: data.detection_file, or gt when that is empty)",
+    )
+    parser.add_argument(
+        "--box-threshold",
+        type=float,
+        default=None,
+        help="drop detection boxes scoring below this (default: data.box_score_threshold)",
+    )
+    parser.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="flip test: average with the mirrored input (default: on)",
+    )
     parser.add_argument("--decode", default="dark", choices=DECODE_METHODS, help="heatmap decoding (default: dark)")
     parser.add_argument("--score-by-box", action="store_true", help="joint score = heatmap peak x box score")
     parser.add_argument("--split", default=None, help="annotation split (default: data.val_split)")
-    parser.add_argument("--mode", default=None, choices=("posetrack", "posetrack21"),
-                        help="evaluation rules (default: by the GT format: posetrack for pt17/pt18, "
-                             "posetrack21 for pt21)")
+    parser.add_argument(
+        "--mode",
+        default=None,
+        choices=("posetrack", "posetrack21"),
+        help="evaluation rules (default: by the GT format: posetrack for pt17/pt18, posetrack21 for pt21)",
+    )
     parser.add_argument("--out", default=None, metavar="DIR", help="write predictions/ and results.json here")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set data.root=/data/posetrack18 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set data.root=/data/posetrack18 (repeatable)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="clips per forward pass (default: 32)")
     parser.add_argument("--workers", type=int, default=None, help="data loader workers (default: data.workers)")
-    parser.add_argument("--max-samples", type=int, default=None,
-                        help="run a spread subset of whole frames with at most this many persons (quick checks)")
+    parser.add_argument(
+        "--max-samples",
+        type=int,
+        default=None,
+        help="run a spread subset of whole frames with at most this many persons (quick checks)",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N or mps")
 
 
@@ -70,10 +99,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.weights, device)
         report = run_test(
-            model, cfg.data, split=split, sequences=gt, boxes=boxes, box_score_threshold=args.box_threshold,
-            flip=args.flip, decode=args.decode, score_by_box=args.score_by_box, mode=args.mode,
-            batch_size=args.batch_size, workers=args.workers, device=device, out_dir=args.out,
-            max_samples=args.max_samples, weights=args.weights,
+            model,
+            cfg.data,
+            split=split,
+            sequences=gt,
+            boxes=boxes,
+            box_score_threshold=args.box_threshold,
+            flip=args.flip,
+            decode=args.decode,
+            score_by_box=args.score_by_box,
+            mode=args.mode,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            device=device,
+            out_dir=args.out,
+            max_samples=args.max_samples,
+            weights=args.weights,
         )
     except (ImportError, OutputError) as exc:
         raise CLIError(str(exc)) from None

@@ -10,19 +10,29 @@ import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="experiment YAML file, or the name of a shipped config "
-                                       "(e.g. synthetic_tiny, posetrack18_vitpose-b)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set train.lr=1e-4 --set model.dfe.enabled=false "
-                             "(repeatable)")
+    parser.add_argument(
+        "config",
+        help="experiment YAML file, or the name of a shipped config (e.g. synthetic_tiny, posetrack18_vitpose-b)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.lr=1e-4 --set model.dfe.enabled=false (repeatable)",
+    )
     parser.add_argument("--output", metavar="DIR", help="run folder (overrides train.output_dir)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true",
-                      help="continue the run in the output folder from its last.pt")
-    mode.add_argument("--overwrite", action="store_true",
-                      help="start again in an output folder that already holds a run (its files are replaced)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the resolved configuration and exit without training")
+    mode.add_argument("--resume", action="store_true", help="continue the run in the output folder from its last.pt")
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in an output folder that already holds a run (its files are replaced)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the resolved configuration and exit without training"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +79,5 @@ def _validation_hook(cfg):
         return make_val_fn(cfg)
     except FileNotFoundError as exc:
         if int(os.environ.get("RANK", "0")) == 0:
-            print(f"note: no validation during training ({exc}); best.pt will not be written",
-                  file=sys.stderr)
+            print(f"note: no validation during training ({exc}); best.pt will not be written", file=sys.stderr)
         return None

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from pstpose.config.base import ConfigError
 
-
 DATA_FORMATS = ("auto", "pt17", "pt18", "pt21")
 
 
@@ -66,7 +65,8 @@ class DataConfig:
         need(
             self.input_size[0] * self.heatmap_size[1] == self.input_size[1] * self.heatmap_size[0]
             and self.input_size[0] % self.heatmap_size[0] == 0,
-            "heatmap_size", "must divide input_size by one integer stride",
+            "heatmap_size",
+            "must divide input_size by one integer stride",
         )
         need(self.sigma > 0, "sigma", "must be > 0")
         need(self.box_enlarge > 0, "box_enlarge", "must be > 0")
@@ -95,5 +95,3 @@ class DataConfig:
     @property
     def heatmap_stride(self) -> int:
         return self.input_size[0] // self.heatmap_size[0]
-
-

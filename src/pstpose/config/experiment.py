@@ -11,8 +11,6 @@ from pstpose.config.data import DataConfig
 from pstpose.config.model import ModelConfig, model_config_from_dict
 from pstpose.devices import parse_device
 
-
-
 AMP_MODES = ("none", "bf16", "fp16")
 
 
@@ -87,9 +85,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     shipped = shipped_configs()
     if str(name_or_path) in shipped:
         return shipped[str(name_or_path)]
-    raise ConfigError(
-        f"{path}: no such config file, and not a shipped config name (shipped: {sorted(shipped)})"
-    )
+    raise ConfigError(f"{path}: no such config file, and not a shipped config name (shipped: {sorted(shipped)})")
 
 
 def _set_dotted(data: dict, text: str) -> None:
@@ -177,8 +173,13 @@ def check_train_config(cfg: TrainConfig) -> None:
         parse_device(cfg.device)  # the spelling only: the config may be for another machine
     except ValueError as exc:
         raise ConfigError(f"train.device: {exc}") from None
-    positive = {"lr": cfg.lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-                "accumulation": cfg.accumulation, "log_every": cfg.log_every}
+    positive = {
+        "lr": cfg.lr,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "accumulation": cfg.accumulation,
+        "log_every": cfg.log_every,
+    }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"train.{key}: must be positive, got {value!r}")

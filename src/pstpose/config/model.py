@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pstpose.config.base import ConfigError, from_dict, merge_dict, to_dict
 
 
-
 @dataclass
 class BackboneConfig:
     embed_dim: int = 768
@@ -122,11 +121,8 @@ def model_preset(name: str) -> ModelConfig:
     return cfg
 
 
-
 def model_config_from_dict(data: dict, prefix: str = "model") -> ModelConfig:
     """ModelConfig from plain data; a ``preset`` key supplies the defaults the rest overrides."""
     preset = data.get("preset", "vitpose-b")
     base = to_dict(model_preset(preset))
     return from_dict(ModelConfig, merge_dict(base, data), prefix=prefix)
-
-

@@ -160,7 +160,7 @@ def load_mot_boxes(path: str | Path, score_threshold: float = DEFAULT_SCORE_THRE
         if not line or line.startswith("#"):
             continue
         where = f"{path} line {lineno}"
-        parts = [p for p in line.replace(",", " ").split()]
+        parts = list(line.replace(",", " ").split())
         if len(parts) < 6:
             raise BoxFileError(f"{where}: expected 'frame,id,x,y,w,h,score,...', got {line!r}")
         try:

@@ -78,8 +78,7 @@ def clip_file_names(sequence: Sequence, frame: Frame, indices: Iterable[int], fm
     others are named from the keyframe's file name by frame number."""
     listed = {f.frame_index: f.file_name for f in sequence.frames}
     return tuple(
-        listed[i] if i in listed else neighbour_file_name(frame.file_name, frame.frame_index, i, fmt)
-        for i in indices
+        listed[i] if i in listed else neighbour_file_name(frame.file_name, frame.frame_index, i, fmt) for i in indices
     )
 
 
@@ -135,7 +134,9 @@ def _present_mask(person: Person) -> np.ndarray:
     return present
 
 
-def _clip_for(sequence: Sequence, frame: Frame, config: DataConfig, nframes: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
+def _clip_for(
+    sequence: Sequence, frame: Frame, config: DataConfig, nframes: int
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
     indices = tuple(clip_frame_indices(frame.frame_index, nframes, config.frames_per_side, config.dilation))
     return indices, clip_file_names(sequence, frame, indices, naming_format(sequence, config))
 
@@ -161,13 +162,21 @@ def ground_truth_samples(
                     skipped["no_box"] += 1
                     continue
                 clip = clip or _clip_for(seq, frame, config, nframes)
-                samples.append(ClipSample(
-                    sequence=seq.name, file_name=frame.file_name, frame_index=frame.frame_index,
-                    image_id=frame.image_id, frame_indices=clip[0], frame_files=clip[1], box=box,
-                    box_score=1.0, track_id=person.track_id,
-                    keypoints=np.asarray(person.keypoints, dtype=np.float64).reshape(NUM_JOINTS, 3),
-                    present=present,
-                ))
+                samples.append(
+                    ClipSample(
+                        sequence=seq.name,
+                        file_name=frame.file_name,
+                        frame_index=frame.frame_index,
+                        image_id=frame.image_id,
+                        frame_indices=clip[0],
+                        frame_files=clip[1],
+                        box=box,
+                        box_score=1.0,
+                        track_id=person.track_id,
+                        keypoints=np.asarray(person.keypoints, dtype=np.float64).reshape(NUM_JOINTS, 3),
+                        present=present,
+                    )
+                )
     return samples
 
 
@@ -178,7 +187,9 @@ def _boxes_for(frame: Frame, boxes: Mapping) -> np.ndarray | None:
             if arr.size == 0:
                 return np.zeros((0, 5))
             if arr.ndim != 2 or arr.shape[1] != 5:
-                raise ValueError(f"person boxes for image {key!r} have shape {arr.shape}, expected (N, 5) [x, y, w, h, score]")
+                raise ValueError(
+                    f"person boxes for image {key!r} have shape {arr.shape}, expected (N, 5) [x, y, w, h, score]"
+                )
             return arr
     return None
 
@@ -211,11 +222,18 @@ def detection_samples(
                     skipped["low_score"] += 1
                     continue
                 clip = clip or _clip_for(seq, frame, config, nframes)
-                samples.append(ClipSample(
-                    sequence=seq.name, file_name=frame.file_name, frame_index=frame.frame_index,
-                    image_id=frame.image_id, frame_indices=clip[0], frame_files=clip[1], box=box,
-                    box_score=score,
-                ))
+                samples.append(
+                    ClipSample(
+                        sequence=seq.name,
+                        file_name=frame.file_name,
+                        frame_index=frame.frame_index,
+                        image_id=frame.image_id,
+                        frame_indices=clip[0],
+                        frame_files=clip[1],
+                        box=box,
+                        box_score=score,
+                    )
+                )
     if labeled and not matched and len(boxes):
         raise ValueError(
             f"none of the {labeled} labeled frames has an entry in the person-box mapping "

@@ -9,7 +9,8 @@ item, which is how an evaluation run maps predictions back to frames and boxes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence as SequenceABC
+from collections.abc import Mapping
+from collections.abc import Sequence as SequenceABC
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,13 @@ from pstpose.data.clips import ClipSample, check_frame_files, detection_samples,
 from pstpose.data.frames import FrameCache
 from pstpose.data.records import Person, Sequence
 from pstpose.data.transforms import (
-    NO_AUGMENTATION, Augmentation, draw_augmentation, keypoints_to_crop, sample_crop, sample_matrix, sample_rng,
+    NO_AUGMENTATION,
+    Augmentation,
+    draw_augmentation,
+    keypoints_to_crop,
+    sample_crop,
+    sample_matrix,
+    sample_rng,
 )
 from pstpose.keypoints import NUM_JOINTS
 
@@ -115,8 +122,9 @@ class PoseTrackClipDataset(Dataset):
         joints = np.zeros((NUM_JOINTS, 3)) if sample.keypoints is None else sample.keypoints
         present = np.zeros(NUM_JOINTS, bool) if sample.present is None else sample.present
         xy, vis, present_crop = keypoints_to_crop(joints, present, matrix, augmentation.flip)
-        target, weight = make_targets(xy, present_crop, vis, cfg.heatmap_size, cfg.sigma,
-                                      cfg.heatmap_stride, cfg.use_visibility)
+        target, weight = make_targets(
+            xy, present_crop, vis, cfg.heatmap_size, cfg.sigma, cfg.heatmap_stride, cfg.use_visibility
+        )
         meta = {
             "sample_index": index,
             "epoch": int(epoch),
@@ -160,5 +168,11 @@ def prediction_to_person(
     xy = heatmap_points_to_image(np.asarray(points_hm, dtype=np.float64), np.asarray(matrix, dtype=np.float64), stride)
     scores = np.asarray(joint_scores, dtype=np.float64).reshape(NUM_JOINTS)
     keypoints = np.concatenate([xy.reshape(NUM_JOINTS, 2), np.ones((NUM_JOINTS, 1))], axis=1)
-    return Person(keypoints=keypoints, present=np.ones(NUM_JOINTS, bool), track_id=sample.track_id,
-                  scores=scores, bbox=np.asarray(sample.box, dtype=np.float64).copy(), score=float(sample.box_score))
+    return Person(
+        keypoints=keypoints,
+        present=np.ones(NUM_JOINTS, bool),
+        track_id=sample.track_id,
+        scores=scores,
+        bbox=np.asarray(sample.box, dtype=np.float64).copy(),
+        score=float(sample.box_score),
+    )

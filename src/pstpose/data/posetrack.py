@@ -22,7 +22,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-
 from pstpose.data.posetrack_annolist import parse_annolist
 from pstpose.data.posetrack_coco import parse_coco_frames
 from pstpose.data.posetrack_common import FORMATS, PoseTrackFormatError
@@ -114,14 +113,14 @@ def _resolve_format(data: Any, fmt: str, where: str) -> str:
     return fmt
 
 
-def load_sequence(path: str | Path, format: str = "auto") -> Sequence:  # noqa: A002 - public name
+def load_sequence(path: str | Path, format: str = "auto") -> Sequence:
     """Read one per-sequence PoseTrack JSON file (GT or predictions) into a Sequence."""
     path = Path(path)
     data = _read_json(path)
     return parse_sequence(data, name=path.stem, source=path, format=format)
 
 
-def parse_sequence(data: Any, name: str, source: str | Path | None = None, format: str = "auto") -> Sequence:  # noqa: A002
+def parse_sequence(data: Any, name: str, source: str | Path | None = None, format: str = "auto") -> Sequence:
     """Turn already-parsed JSON into a Sequence (``source`` is only used in messages)."""
     where = str(source) if source is not None else name
     fmt = _resolve_format(data, format, where)
@@ -135,7 +134,7 @@ def parse_sequence(data: Any, name: str, source: str | Path | None = None, forma
     )
 
 
-def load_sequences(directory: str | Path, format: str = "auto") -> list[Sequence]:  # noqa: A002
+def load_sequences(directory: str | Path, format: str = "auto") -> list[Sequence]:
     """Read every ``*.json`` in ``directory`` (one file per sequence), sorted by file name.
 
     With ``format="auto"`` all files must resolve to the same format; a mix is an error
@@ -159,7 +158,7 @@ def load_sequences(directory: str | Path, format: str = "auto") -> list[Sequence
     return sequences
 
 
-def load_merged(path: str | Path, format: str = "auto") -> list[Sequence]:  # noqa: A002
+def load_merged(path: str | Path, format: str = "auto") -> list[Sequence]:
     """Read one COCO-style file holding many videos; one Sequence per video.
 
     Videos are grouped by ``vid_id`` when every image has one, else by the folder of

@@ -24,7 +24,9 @@ from pstpose.keypoints import NUM_JOINTS, NUM_PT17_JOINTS, PT17_TO_SLOT
 def _number(value: Any, where: str, field: str) -> float:
     v = unwrap(value)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise PoseTrackFormatError(f"{where}: {field} must be a number (optionally in a one-element list), got {value!r}")
+        raise PoseTrackFormatError(
+            f"{where}: {field} must be a number (optionally in a one-element list), got {value!r}"
+        )
     return float(v)
 
 
@@ -75,9 +77,12 @@ def _parse_ignore_regions(regions: Any, where: str, field: str) -> list[np.ndarr
         if not isinstance(points, list):
             raise PoseTrackFormatError(f"{where}: {field}.ignore_regions[{r}].point must be a list of points")
         poly = [
-            (_number(p.get("x"), where, f"{field}.ignore_regions[{r}].point[{k}].x"),
-             _number(p.get("y"), where, f"{field}.ignore_regions[{r}].point[{k}].y"))
-            if isinstance(p, dict) else _bad_point(where, f"{field}.ignore_regions[{r}].point[{k}]")
+            (
+                _number(p.get("x"), where, f"{field}.ignore_regions[{r}].point[{k}].x"),
+                _number(p.get("y"), where, f"{field}.ignore_regions[{r}].point[{k}].y"),
+            )
+            if isinstance(p, dict)
+            else _bad_point(where, f"{field}.ignore_regions[{r}].point[{k}]")
             for k, p in enumerate(points)
         ]
         polygons.append(np.asarray(poly, dtype=np.float64).reshape(-1, 2))

@@ -63,12 +63,14 @@ def _column(anns: list[dict], key: str, width: int, where: str, what: str) -> tu
     except ValueError:
         ok = False
     if not ok:  # slow pass: find and name the first bad record
-        for k, (r, g) in enumerate(zip(raw, given)):
+        for k, (r, _g) in enumerate(zip(raw, given)):
             if r is None or (isinstance(r, list) and not r):
                 continue
             vals = number_list(r, where, f"annotations[{k}].{key}")
             if len(vals) != width:
-                raise PoseTrackFormatError(f"{where}: annotations[{k}].{key} has {len(vals)} values, expected {width}{what}")
+                raise PoseTrackFormatError(
+                    f"{where}: annotations[{k}].{key} has {len(vals)} values, expected {width}{what}"
+                )
         raise PoseTrackFormatError(f"{where}: annotations[].{key} cannot be read as numbers")
     return arr.astype(np.float64, copy=False), given
 
@@ -113,7 +115,9 @@ def parse_annotations(anns: list, slots: np.ndarray, fmt: str, where: str) -> li
     return persons
 
 
-def parse_coco_frames(data: dict, images: list[dict], fmt: str, where: str) -> tuple[list[Frame], int | None, str | None]:
+def parse_coco_frames(
+    data: dict, images: list[dict], fmt: str, where: str
+) -> tuple[list[Frame], int | None, str | None]:
     slots = slot_map(data, where)
     frames: list[Frame] = []
     labeled_given: list[bool] = []

@@ -68,9 +68,7 @@ def parse_polygons_xy(xs: Any, ys: Any, where: str) -> list[np.ndarray]:
         ax = number_list(px, where, f"ignore_regions_x[{k}]")
         ay = number_list(py, where, f"ignore_regions_y[{k}]")
         if len(ax) != len(ay):
-            raise PoseTrackFormatError(
-                f"{where}: ignore region {k} has {len(ax)} x values but {len(ay)} y values"
-            )
+            raise PoseTrackFormatError(f"{where}: ignore region {k} has {len(ax)} x values but {len(ay)} y values")
         polygons.append(np.stack([ax, ay], axis=1))
     return polygons
 

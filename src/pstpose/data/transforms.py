@@ -62,8 +62,9 @@ def draw_augmentation(rng: np.random.Generator, config: DataConfig, present: np.
             parts = [name for name, joints in _HALF_BODY_JOINTS.items() if int(present[list(joints)].sum()) >= 2]
             if parts:
                 half_body = parts[min(int(u_side * len(parts)), len(parts) - 1)]
-    return Augmentation(scale=float(scale), rotation=float(rotation), flip=bool(u_flip < config.flip_prob),
-                        half_body=half_body)
+    return Augmentation(
+        scale=float(scale), rotation=float(rotation), flip=bool(u_flip < config.flip_prob), half_body=half_body
+    )
 
 
 def sample_crop(

@@ -71,8 +71,9 @@ def build_train_dataset(cfg: ExperimentConfig) -> Dataset:
     return PoseTrackClipDataset(sequences, _data_root(data), data, train=True)
 
 
-def build_from_experiment(cfg: ExperimentConfig, *, resume: bool = False, val_fn: ValFn | None = None,
-                          dist: DistContext | None = None) -> Trainer:
+def build_from_experiment(
+    cfg: ExperimentConfig, *, resume: bool = False, val_fn: ValFn | None = None, dist: DistContext | None = None
+) -> Trainer:
     """A Trainer for ``cfg`` with the real model and dataset.
 
     Every rank seeds the same way before building the model (DDP also copies rank 0's weights);

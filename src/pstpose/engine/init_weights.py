@@ -52,8 +52,10 @@ def load_init_weights(model: nn.Module, path: str | Path) -> str:
     found = read_pstpose_weights(path)
     if found is None:
         report = model.load_vitpose_weights(path)
-        return (f"{path}: ViTPose weights ({report.layout}), {len(report.loaded)} tensors loaded, "
-                f"{len(report.missing)} missing, {len(report.unexpected)} unexpected")
+        return (
+            f"{path}: ViTPose weights ({report.layout}), {len(report.loaded)} tensors loaded, "
+            f"{len(report.missing)} missing, {len(report.unexpected)} unexpected"
+        )
     state, cfg = dict(found[0]), found[1]
     model_state = model.state_dict()
     key, resized = "backbone.pos_embed", ""
@@ -71,5 +73,7 @@ def load_init_weights(model: nn.Module, path: str | Path) -> str:
     kept = sum(k not in state for k in model_state)
     ignored = sum(k not in model_state for k in state)
     model.load_state_dict(shared, strict=False)
-    return (f"{path}: PSTPose weights, {len(shared)} tensors loaded{resized}; {kept} kept at their initial "
-            f"values, {ignored} ignored")
+    return (
+        f"{path}: PSTPose weights, {len(shared)} tensors loaded{resized}; {kept} kept at their initial "
+        f"values, {ignored} ignored"
+    )

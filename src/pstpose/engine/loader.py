@@ -77,9 +77,16 @@ def build_loader(
             raise ValueError(f"{type(dataset).__name__} has no config to take the worker count from; pass workers")
         workers = config.workers
     return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False, sampler=sampler,
-        num_workers=workers, collate_fn=collate_clips, drop_last=drop_last, persistent_workers=False,
-        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory, generator=generator,
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate_clips,
+        drop_last=drop_last,
+        persistent_workers=False,
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+        generator=generator,
     )
 
 
@@ -91,16 +98,26 @@ def loader_seed(seed: int, epoch: int, rank: int) -> int:
 class EpochLoader:
     """A DataLoader plus the per-epoch seeding described in the module docstring."""
 
-    def __init__(self, dataset: Dataset, batch_size: int, workers: int, seed: int, rank: int,
-                 world_size: int, pin_memory: bool = False):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        workers: int,
+        seed: int,
+        rank: int,
+        world_size: int,
+        pin_memory: bool = False,
+    ):
         if len(dataset) == 0:
             raise ValueError("the training dataset is empty")
         self.seed, self.rank = seed, rank
-        self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
-                                          seed=seed, drop_last=False)
+        self.sampler = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False
+        )
         self.generator = torch.Generator()
-        self.loader = build_loader(dataset, batch_size, workers=workers, sampler=self.sampler,
-                                   generator=self.generator, pin_memory=pin_memory)
+        self.loader = build_loader(
+            dataset, batch_size, workers=workers, sampler=self.sampler, generator=self.generator, pin_memory=pin_memory
+        )
         self.dataset = dataset
 
     def __len__(self) -> int:

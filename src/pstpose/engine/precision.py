@@ -40,7 +40,7 @@ class Determinism:
         self.deterministic = deterministic
         self._saved: tuple | None = None
 
-    def __enter__(self) -> "Determinism":
+    def __enter__(self) -> Determinism:
         self._saved = (
             torch.are_deterministic_algorithms_enabled(),
             torch.is_deterministic_algorithms_warn_only_enabled(),

@@ -35,8 +35,14 @@ def warmup_factor(step: int, warmup_iters: int, warmup_ratio: float) -> float:
 class MultiStepWarmupSchedule:
     """Sets every parameter group's lr from (epoch, step); see the module docstring."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, milestones: Sequence[int], gamma: float = 0.1,
-                 warmup_iters: int = 0, warmup_ratio: float = 0.001):
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        milestones: Sequence[int],
+        gamma: float = 0.1,
+        warmup_iters: int = 0,
+        warmup_ratio: float = 0.001,
+    ):
         self.optimizer = optimizer
         self.milestones = tuple(int(m) for m in milestones)
         self.gamma = float(gamma)
@@ -62,8 +68,13 @@ class MultiStepWarmupSchedule:
         return self.optimizer.param_groups[0]["lr"]
 
     def state_dict(self) -> dict:
-        return {"milestones": list(self.milestones), "gamma": self.gamma, "warmup_iters": self.warmup_iters,
-                "warmup_ratio": self.warmup_ratio, "base_lrs": list(self.base_lrs)}
+        return {
+            "milestones": list(self.milestones),
+            "gamma": self.gamma,
+            "warmup_iters": self.warmup_iters,
+            "warmup_ratio": self.warmup_ratio,
+            "base_lrs": list(self.base_lrs),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Checks the checkpoint matches this optimiser; the recipe itself comes from the config,

@@ -66,22 +66,27 @@ class TestReport:
     def to_dict(self) -> dict[str, Any]:
         """The evaluator's JSON (as ``pstpose eval --out`` writes it) plus how it was produced."""
         out = self.result.to_dict()
-        out.update({
-            "conventions": dict(self.conventions),
-            "weights": self.weights,
-            "model": self.model_config,
-            "dataset": dict(self.dataset),
-            "samples": self.samples,
-            "frames_with_samples": self.frames_with_samples,
-            "skipped_samples": dict(self.skipped),
-            "seconds": self.seconds,
-        })
+        out.update(
+            {
+                "conventions": dict(self.conventions),
+                "weights": self.weights,
+                "model": self.model_config,
+                "dataset": dict(self.dataset),
+                "samples": self.samples,
+                "frames_with_samples": self.frames_with_samples,
+                "skipped_samples": dict(self.skipped),
+                "seconds": self.seconds,
+            }
+        )
         return out
 
     def conventions_text(self) -> str:
         c = self.conventions
-        boxes = "ground truth" if c["person_boxes"] == GT_BOXES else (
-            f"{c['person_boxes']} (score >= {c['box_score_threshold']:g})")
+        boxes = (
+            "ground truth"
+            if c["person_boxes"] == GT_BOXES
+            else (f"{c['person_boxes']} (score >= {c['box_score_threshold']:g})")
+        )
         lines = [
             f"person boxes: {boxes}",
             f"joint score: {c['joint_score']}",
@@ -225,7 +230,8 @@ def predict_samples(
                 matrices = batch["meta"]["matrix"].numpy()
                 for row, index in enumerate(batch["meta"]["sample_index"].tolist()):
                     persons[index] = prediction_to_person(
-                        dataset.samples[index], matrices[row], coords[row], scores[row], stride)
+                        dataset.samples[index], matrices[row], coords[row], scores[row], stride
+                    )
     finally:
         model.train(was_training)
     return persons
@@ -255,8 +261,15 @@ def assemble_predictions(
     out = []
     for seq in gt:
         frames = [
-            Frame(file_name=f.file_name, frame_index=f.frame_index, persons=by_frame.get((seq.name, f.frame_index), []),
-                  is_labeled=f.is_labeled, image_id=f.image_id, width=f.width, height=f.height)
+            Frame(
+                file_name=f.file_name,
+                frame_index=f.frame_index,
+                persons=by_frame.get((seq.name, f.frame_index), []),
+                is_labeled=f.is_labeled,
+                image_id=f.image_id,
+                width=f.width,
+                height=f.height,
+            )
             for f in seq.frames
         ]
         out.append(Sequence(name=seq.name, frames=frames, format=seq.format, nframes=seq.nframes, vid_id=seq.vid_id))
@@ -339,8 +352,16 @@ def run_test(
         ensure_writable_dir(out_dir)
     dataset = build_eval_dataset(data, gt, box_map)
     indices = select_samples(dataset.samples, max_samples)
-    persons = predict_samples(model, dataset, indices, flip=flip, decode=decode, batch_size=batch_size,
-                              workers=data.workers if workers is None else workers, device=device)
+    persons = predict_samples(
+        model,
+        dataset,
+        indices,
+        flip=flip,
+        decode=decode,
+        batch_size=batch_size,
+        workers=data.workers if workers is None else workers,
+        device=device,
+    )
     predictions = assemble_predictions(gt, dataset.samples, persons, score_by_box=score_by_box)
     subset = len(indices) < len(dataset.samples)
     kept = {_frame_key(dataset.samples[i]) for i in indices}
@@ -366,8 +387,14 @@ def run_test(
         skipped=dict(Counter(dataset.skipped)),
         model_config=to_dict(config) if dataclasses.is_dataclass(config) else None,
         weights=None if weights is None else str(weights),
-        dataset={"root": str(data.root), "split": split, "annotations": str(folder), "format": gt[0].format,
-                 "sequences": len(gt), "subset": subset},
+        dataset={
+            "root": str(data.root),
+            "split": split,
+            "annotations": str(folder),
+            "format": gt[0].format,
+            "sequences": len(gt),
+            "subset": subset,
+        },
     )
     if out_dir is not None:
         out_dir = Path(out_dir)

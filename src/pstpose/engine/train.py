@@ -28,18 +28,26 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from pstpose.config import TrainConfig, check_train_config, to_dict
-from pstpose.engine.training_state import (
-    capture_rng_state, copy_training_state, load_training_state, restore_rng_state,
-    save_training_state, seed_everything,
-)
 from pstpose.engine.distributed import (
-    DistContext, all_reduce_sum, broadcast_object, gather_objects, setup_distributed,
+    DistContext,
+    all_reduce_sum,
+    broadcast_object,
+    gather_objects,
+    setup_distributed,
 )
 from pstpose.engine.loader import EpochLoader
 from pstpose.engine.loss import weighted_heatmap_mse
 from pstpose.engine.metrics_log import MetricsLog
 from pstpose.engine.precision import Determinism, autocast, check_amp, make_grad_scaler
 from pstpose.engine.schedule import MultiStepWarmupSchedule
+from pstpose.engine.training_state import (
+    capture_rng_state,
+    copy_training_state,
+    load_training_state,
+    restore_rng_state,
+    save_training_state,
+    seed_everything,
+)
 from pstpose.io import atomic_open, ensure_writable_dir
 
 # The validation hook: val_fn(model, epoch) -> {metric: value}; pstpose.engine.validation makes the real one.
@@ -84,8 +92,10 @@ def check_run_folder(output_dir: str | Path, resume: bool, overwrite: bool) -> s
     if resume and not (output_dir / "last.pt").exists():
         return f"{output_dir}: nothing to resume (no last.pt)"
     if not resume and existing and not overwrite:
-        return (f"{output_dir}: already holds a run ({', '.join(existing)}); resume it with "
-                f"--resume, pass --overwrite to start again, or choose another output folder")
+        return (
+            f"{output_dir}: already holds a run ({', '.join(existing)}); resume it with "
+            f"--resume, pass --overwrite to start again, or choose another output folder"
+        )
     return None
 
 
@@ -98,9 +108,17 @@ class Trainer:
     checkpoints and config.yaml.
     """
 
-    def __init__(self, model: nn.Module, train_dataset: Dataset, config: TrainConfig,
-                 val_fn: ValFn | None = None, *, experiment: dict | None = None,
-                 dist: DistContext | None = None, loss_fn: LossFn = weighted_heatmap_mse):
+    def __init__(
+        self,
+        model: nn.Module,
+        train_dataset: Dataset,
+        config: TrainConfig,
+        val_fn: ValFn | None = None,
+        *,
+        experiment: dict | None = None,
+        dist: DistContext | None = None,
+        loss_fn: LossFn = weighted_heatmap_mse,
+    ):
         check_train_config(config)
         self.config = config
         self.dist = dist if dist is not None else setup_distributed(config.device)
@@ -115,16 +133,25 @@ class Trainer:
         self.net: nn.Module = self.model
         if self.dist.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids,
-                                               find_unused_parameters=config.find_unused_parameters)
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config.weight_decay), lr=config.lr,
-                                           betas=tuple(config.betas))
-        self.schedule = MultiStepWarmupSchedule(self.optimizer, config.milestones, config.gamma,
-                                                config.warmup_iters, config.warmup_ratio)
+            self.net = DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=config.find_unused_parameters
+            )
+        self.optimizer = torch.optim.AdamW(
+            parameter_groups(self.model, config.weight_decay), lr=config.lr, betas=tuple(config.betas)
+        )
+        self.schedule = MultiStepWarmupSchedule(
+            self.optimizer, config.milestones, config.gamma, config.warmup_iters, config.warmup_ratio
+        )
         self.scaler = make_grad_scaler(config.amp, self.device)
-        self.loader = EpochLoader(train_dataset, config.batch_size, config.workers, config.seed,
-                                  self.dist.rank, self.dist.world_size,
-                                  pin_memory=self.device.type == "cuda")
+        self.loader = EpochLoader(
+            train_dataset,
+            config.batch_size,
+            config.workers,
+            config.seed,
+            self.dist.rank,
+            self.dist.world_size,
+            pin_memory=self.device.type == "cuda",
+        )
         self.epoch = 0  # finished epochs
         self.global_step = 0  # optimiser steps taken
         self.best: dict[str, Any] = {"metric": config.best_metric, "value": None, "epoch": None}
@@ -159,8 +186,10 @@ class Trainer:
         else:  # another world size: the run goes on, but cannot be bit-identical
             seed_everything(self.config.seed + self.dist.rank + 7919 * self.epoch)
             if self.dist.is_main:
-                tqdm.write(f"note: {path} was written by {len(rng_states)} process(es), resuming with "
-                           f"{self.dist.world_size}; random streams are re-seeded")
+                tqdm.write(
+                    f"note: {path} was written by {len(rng_states)} process(es), resuming with "
+                    f"{self.dist.world_size}; random streams are re-seeded"
+                )
         if self.dist.is_main:
             self._metrics = MetricsLog(self.output_dir / "metrics.jsonl", keep_until_epoch=self.epoch)
             self.history = list(self._metrics.records)
@@ -192,8 +221,7 @@ class Trainer:
 
     def _validation_due(self) -> bool:
         every = self.config.val_every
-        return self.val_fn is not None and every > 0 and (
-            self.epoch % every == 0 or self.epoch == self.config.epochs)
+        return self.val_fn is not None and every > 0 and (self.epoch % every == 0 or self.epoch == self.config.epochs)
 
     def validate(self) -> dict | None:
         """Run ``val_fn`` on rank 0 and share its result with every rank."""
@@ -245,8 +273,14 @@ class Trainer:
         n_steps = math.ceil(n_batches / accum)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         samples, steps_done, lr = 0, 0, self.schedule.lr_at(epoch, self.global_step)[0]
-        bar = tqdm(total=n_steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step", dynamic_ncols=True,
-                   disable=not (self.dist.is_main and cfg.progress), leave=False)
+        bar = tqdm(
+            total=n_steps,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            unit="step",
+            dynamic_ncols=True,
+            disable=not (self.dist.is_main and cfg.progress),
+            leave=False,
+        )
         self.optimizer.zero_grad(set_to_none=True)
         start = time.perf_counter()
         for i, batch in enumerate(self.loader.epoch(epoch)):
@@ -265,7 +299,8 @@ class Trainer:
                     mean = loss_sum.item() / samples
                     if not math.isfinite(mean) and not self.dist.distributed:
                         raise TrainingDivergedError(
-                            f"training loss is {mean} at epoch {epoch + 1}, step {self.global_step}")
+                            f"training loss is {mean} at epoch {epoch + 1}, step {self.global_step}"
+                        )
                     rate = samples * self.dist.world_size / (time.perf_counter() - start)
                     bar.set_postfix(loss=f"{mean:.3g}", lr=f"{lr:.3g}", sps=f"{rate:.1f}")
         bar.close()
@@ -277,18 +312,30 @@ class Trainer:
         mean_loss = total_loss / max(total_samples, 1)
         if not math.isfinite(mean_loss):
             raise TrainingDivergedError(f"training loss is {mean_loss} in epoch {epoch + 1}")
-        return {"epoch": epoch + 1, "global_step": self.global_step, "train_loss": mean_loss, "lr": lr,
-                "samples": int(total_samples), "samples_per_s": total_samples / max(elapsed, 1e-9),
-                "time_s": elapsed}
+        return {
+            "epoch": epoch + 1,
+            "global_step": self.global_step,
+            "train_loss": mean_loss,
+            "lr": lr,
+            "samples": int(total_samples),
+            "samples_per_s": total_samples / max(elapsed, 1e-9),
+            "time_s": elapsed,
+        }
 
     # --- end of epoch: checkpoints and log ----------------------------------------------------
 
     def state_dict(self, rng_states: list[dict]) -> dict:
         return {
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-            "rng": rng_states, "epoch": self.epoch, "global_step": self.global_step,
-            "best": dict(self.best), "world_size": self.dist.world_size, "config": self.experiment,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_states,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "best": dict(self.best),
+            "world_size": self.dist.world_size,
+            "config": self.experiment,
         }
 
     def _improves_best(self, val: dict | None) -> bool:
@@ -303,8 +350,11 @@ class Trainer:
         rng_states = gather_objects(self.dist, capture_rng_state())  # every rank's, for exact resume
         improved = self._improves_best(record.get("val"))
         if improved:
-            self.best = {"metric": self.best["metric"], "value": float(record["val"][self.best["metric"]]),
-                         "epoch": self.epoch}
+            self.best = {
+                "metric": self.best["metric"],
+                "value": float(record["val"][self.best["metric"]]),
+                "epoch": self.epoch,
+            }
         record["best"] = dict(self.best)
         self.history.append(record)
         if not self.dist.is_main:
@@ -315,10 +365,11 @@ class Trainer:
         if improved:
             copy_training_state(last, self.output_dir / "best.pt")
         self._metrics.append(record)
-        summary = f"epoch {self.epoch}/{self.config.epochs}  loss {record['train_loss']:.4g}  " \
-                  f"lr {record['lr']:.3g}  {record['samples_per_s']:.1f} samples/s  {record['time_s']:.0f} s"
+        summary = (
+            f"epoch {self.epoch}/{self.config.epochs}  loss {record['train_loss']:.4g}  "
+            f"lr {record['lr']:.3g}  {record['samples_per_s']:.1f} samples/s  {record['time_s']:.0f} s"
+        )
         scalars = {k: v for k, v in (record.get("val") or {}).items() if isinstance(v, (int, float))}
         if scalars:
             summary += "  val " + " ".join(f"{k} {v:.4g}" for k, v in scalars.items())
         tqdm.write(summary)
-

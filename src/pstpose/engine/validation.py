@@ -36,9 +36,18 @@ def make_val_fn(
     flip = cfg.train.val_flip if flip is None else flip
 
     def val_fn(model: nn.Module, epoch: int) -> dict:
-        report = run_test(model, data, split=data.val_split, boxes="gt", flip=flip, decode=decode,
-                          batch_size=cfg.train.batch_size, workers=cfg.train.workers,
-                          max_samples=max_samples, sequences=sequences)
+        report = run_test(
+            model,
+            data,
+            split=data.val_split,
+            boxes="gt",
+            flip=flip,
+            decode=decode,
+            batch_size=cfg.train.batch_size,
+            workers=cfg.train.workers,
+            max_samples=max_samples,
+            sequences=sequences,
+        )
         return report.metrics()
 
     return val_fn

@@ -51,7 +51,9 @@ def require_export_packages() -> tuple[ModuleType, ModuleType]:
         import onnx
         import onnxruntime
     except ImportError as exc:
-        raise ExportDependencyError(f"ONNX export needs onnx and onnxruntime ({exc}); install them with: {INSTALL_HINT}") from None
+        raise ExportDependencyError(
+            f"ONNX export needs onnx and onnxruntime ({exc}); install them with: {INSTALL_HINT}"
+        ) from None
     return onnx, onnxruntime
 
 
@@ -94,6 +96,7 @@ def onnx_metadata(model: nn.Module) -> dict[str, str]:
     from pstpose import __version__
     from pstpose.config import to_dict
     from pstpose.keypoints import FLIP_PAIRS, JOINT_NAMES
+
     config = _model_config(model)
     k = config.num_keypoints
     names = list(JOINT_NAMES) if k == len(JOINT_NAMES) else [f"keypoint_{i}" for i in range(k)]
@@ -110,14 +113,21 @@ def onnx_metadata(model: nn.Module) -> dict[str, str]:
         "keypoint_names": json.dumps(names),
         "flip_pairs": json.dumps([list(p) for p in FLIP_PAIRS] if k == len(JOINT_NAMES) else []),
         "input_normalization": json.dumps(normalization),
-        "input_layout": json.dumps({
-            "name": INPUT_NAME, "shape": ["batch", config.num_frames, 3, h, w],
-            "frames": f"2*frames_per_side+1 person crops, keyframe at index {config.frames_per_side}",
-        }),
-        "output_layout": json.dumps({
-            "name": OUTPUT_NAME, "shape": ["batch", k, h // HEATMAP_STRIDE, w // HEATMAP_STRIDE],
-            "stride": HEATMAP_STRIDE, "crop_to_heatmap": "x_hm = (x_crop + 0.5) / 4 - 0.5",
-        }),
+        "input_layout": json.dumps(
+            {
+                "name": INPUT_NAME,
+                "shape": ["batch", config.num_frames, 3, h, w],
+                "frames": f"2*frames_per_side+1 person crops, keyframe at index {config.frames_per_side}",
+            }
+        ),
+        "output_layout": json.dumps(
+            {
+                "name": OUTPUT_NAME,
+                "shape": ["batch", k, h // HEATMAP_STRIDE, w // HEATMAP_STRIDE],
+                "stride": HEATMAP_STRIDE,
+                "crop_to_heatmap": "x_hm = (x_crop + 0.5) / 4 - 0.5",
+            }
+        ),
     }
 
 
@@ -173,8 +183,14 @@ def _trace_to_onnx(model: nn.Module, example: torch.Tensor, path: Path, opset: i
         warnings.filterwarnings("ignore", message=".*Constant folding.*")
         warnings.filterwarnings("ignore", message=".*feature will be removed.*")
         torch.onnx.export(
-            model, (example,), str(path), dynamo=False, opset_version=opset,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes,
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic_axes,
             do_constant_folding=True,
         )
 
@@ -226,8 +242,14 @@ def export_onnx(
         proto.doc_string = "PSTPose video pose estimation: a clip of person crops -> keyframe heatmaps"
         data_name = f"{path.name}.data"
         if external_data:
-            onnx.save_model(proto, str(work / path.name), save_as_external_data=True,
-                            all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+            onnx.save_model(
+                proto,
+                str(work / path.name),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=data_name,
+                size_threshold=1024,
+            )
             onnx.checker.check_model(str(work / path.name))
             with atomic_path(path.parent / data_name) as tmp:
                 os.replace(work / data_name, tmp)
@@ -285,7 +307,9 @@ def verify_onnx(
     try:
         for batch in batch_sizes:
             if isinstance(fixed_batch, int) and batch != fixed_batch:
-                raise ExportError(f"{path}: exported for batch {fixed_batch} only (export with dynamic_batch for others)")
+                raise ExportError(
+                    f"{path}: exported for batch {fixed_batch} only (export with dynamic_batch for others)"
+                )
             clip = torch.randn(input_shape(model, batch), generator=generator)
             with torch.no_grad():
                 reference = model(clip.to(device)).float().cpu().numpy()

@@ -76,4 +76,3 @@ def crop_clips(
         for t, frame in enumerate(frames):
             crops[i, t] = warp_frame(frame, mat, input_size)[..., ::-1]  # BGR → RGB
     return normalize_rgb(crops) if normalize else crops
-

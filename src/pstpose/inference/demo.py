@@ -46,8 +46,13 @@ class DemoFiles:
         out = Path(out)
         video = out / "demo.mp4"
         paths = demo_outputs(out, kpt_thr).paths(video.stem, SEQUENCE_NAME)
-        return cls(video=video, overlay=paths["video"], json=paths["native"],
-                   pred_dir=paths["posetrack18"].parent, gt_dir=out / "gt")
+        return cls(
+            video=video,
+            overlay=paths["video"],
+            json=paths["native"],
+            pred_dir=paths["posetrack18"].parent,
+            gt_dir=out / "gt",
+        )
 
 
 @dataclass
@@ -127,8 +132,9 @@ def run_demo(
     t0 = time.perf_counter()
     det = GivenBoxes(boxes) if detector == "gt" else make_detector(detector, device=str(device or "cpu"))
     predictor = PosePredictor(model, det, device=device, batch_size=batch_size, keep_images=False)
-    run = predictor.predict_to_files(files.video, demo_outputs(Path(out), kpt_thr), sequence_name=SEQUENCE_NAME,
-                                     progress=progress)
+    run = predictor.predict_to_files(
+        files.video, demo_outputs(Path(out), kpt_thr), sequence_name=SEQUENCE_NAME, progress=progress
+    )
     seconds["predict"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -89,7 +89,9 @@ class HOGDetector(Detector):
         factor = min(2.0, self.work_width / w)
         small = image_bgr
         if abs(factor - 1.0) > 1e-3:
-            small = cv2.resize(image_bgr, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                image_bgr, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA
+            )
         if small.shape[0] < 128 or small.shape[1] < 64:
             return empty_boxes()
         stride = (self.win_stride, self.win_stride)

@@ -89,8 +89,8 @@ def open_writers(
     sequence_name: str,
 ) -> list[ResultWriter]:
     """One entered writer per path of ``spec.paths``; they close (and land atomically) with ``stack``."""
-    from pstpose.media import VideoWriter
     from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
+    from pstpose.media import VideoWriter
 
     writers: list[ResultWriter] = []
     for kind, path in paths.items():

@@ -167,8 +167,10 @@ class PredictionRun:
 
     def summary(self) -> str:
         rate = self.times.frames / max(self.seconds, 1e-9)
-        return (f"{self.times.frames} frames, {self.times.persons} persons in {self.seconds:.1f} s "
-                f"({rate:.1f} frames/s, {self.times.persons / max(self.seconds, 1e-9):.1f} persons/s)")
+        return (
+            f"{self.times.frames} frames, {self.times.persons} persons in {self.seconds:.1f} s "
+            f"({rate:.1f} frames/s, {self.times.persons / max(self.seconds, 1e-9):.1f} persons/s)"
+        )
 
 
 @dataclass
@@ -322,11 +324,25 @@ class PosePredictor:
         try:
             with contextlib.ExitStack() as stack:
                 writers = open_writers(
-                    stack, paths, spec, source_label=str(source_path or src.name), fps=src.fps,
-                    width=src.width, height=src.height, sequence_name=sequence_name or src.name,
+                    stack,
+                    paths,
+                    spec,
+                    source_label=str(source_path or src.name),
+                    fps=src.fps,
+                    width=src.width,
+                    height=src.height,
+                    sequence_name=sequence_name or src.name,
                 )
-                bar = stack.enter_context(tqdm(total=src.num_frames, unit="frame", disable=not progress,
-                                               file=sys.stderr, desc=src.name, dynamic_ncols=True))
+                bar = stack.enter_context(
+                    tqdm(
+                        total=src.num_frames,
+                        unit="frame",
+                        disable=not progress,
+                        file=sys.stderr,
+                        desc=src.name,
+                        dynamic_ncols=True,
+                    )
+                )
                 for result in self.stream(src):
                     with self.times.time("write"):
                         for writer in writers:
@@ -393,18 +409,19 @@ class PosePredictor:
                     ids = self.tracker.update(p.boxes, kpts, scores)
                 else:
                     ids = np.full(n, -1, dtype=np.int64)
-            results.append(PoseResult(
-                frame_index=p.key.index,
-                boxes=p.boxes,
-                box_scores=p.box_scores,
-                track_ids=ids,
-                keypoints=kpts,
-                keypoint_scores=scores,
-                image_size=(p.key.image.shape[1], p.key.image.shape[0]),
-                image=p.key.image if self.keep_images else None,
-                file_name=p.key.path,
-            ))
+            results.append(
+                PoseResult(
+                    frame_index=p.key.index,
+                    boxes=p.boxes,
+                    box_scores=p.box_scores,
+                    track_ids=ids,
+                    keypoints=kpts,
+                    keypoint_scores=scores,
+                    image_size=(p.key.image.shape[1], p.key.image.shape[0]),
+                    image=p.key.image if self.keep_images else None,
+                    file_name=p.key.path,
+                )
+            )
             self.times.frames += 1
             self.times.persons += n
         return results
-

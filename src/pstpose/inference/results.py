@@ -74,13 +74,15 @@ class PoseResult:
         instances = []
         for i in range(len(self)):
             x1, y1, x2, y2 = self.boxes[i]
-            instances.append({
-                "track_id": int(self.track_ids[i]),
-                "bbox": _round([x1, y1, x2 - x1, y2 - y1], digits),
-                "bbox_score": round(float(self.box_scores[i]), 4),
-                "keypoints": _round(self.keypoints[i], digits),
-                "keypoint_scores": _round(self.keypoint_scores[i], 4),
-            })
+            instances.append(
+                {
+                    "track_id": int(self.track_ids[i]),
+                    "bbox": _round([x1, y1, x2 - x1, y2 - y1], digits),
+                    "bbox_score": round(float(self.box_scores[i]), 4),
+                    "keypoints": _round(self.keypoints[i], digits),
+                    "keypoint_scores": _round(self.keypoint_scores[i], 4),
+                }
+            )
         entry: dict = {"frame_index": int(self.frame_index)}
         if self.file_name is not None:
             entry["file_name"] = Path(self.file_name).name

@@ -52,8 +52,7 @@ class FrameSource(ABC):
         return Path(self.path).stem or "frames"
 
     @abstractmethod
-    def __iter__(self) -> Iterator[SourceFrame]:
-        ...
+    def __iter__(self) -> Iterator[SourceFrame]: ...
 
     def _check_size(self, image: np.ndarray, where: str) -> None:
         h, w = image.shape[:2]

@@ -19,10 +19,23 @@ from pstpose.keypoints import JOINT_NAMES, NUM_JOINTS, UNANNOTATED_JOINTS
 # Per-joint OKS falloff (COCO's constants for shared names; head_bottom as a shoulder, head_top
 # as the nose: both are small, precisely located head points, and head_bottom is neck-like).
 _SIGMA_BY_NAME = {
-    "nose": 0.026, "head_bottom": 0.079, "head_top": 0.026, "left_ear": 0.035, "right_ear": 0.035,
-    "left_shoulder": 0.079, "right_shoulder": 0.079, "left_elbow": 0.072, "right_elbow": 0.072,
-    "left_wrist": 0.062, "right_wrist": 0.062, "left_hip": 0.107, "right_hip": 0.107,
-    "left_knee": 0.087, "right_knee": 0.087, "left_ankle": 0.089, "right_ankle": 0.089,
+    "nose": 0.026,
+    "head_bottom": 0.079,
+    "head_top": 0.026,
+    "left_ear": 0.035,
+    "right_ear": 0.035,
+    "left_shoulder": 0.079,
+    "right_shoulder": 0.079,
+    "left_elbow": 0.072,
+    "right_elbow": 0.072,
+    "left_wrist": 0.062,
+    "right_wrist": 0.062,
+    "left_hip": 0.107,
+    "right_hip": 0.107,
+    "left_knee": 0.087,
+    "right_knee": 0.087,
+    "left_ankle": 0.089,
+    "right_ankle": 0.089,
 }
 OKS_SIGMAS = np.array([_SIGMA_BY_NAME[n] for n in JOINT_NAMES])
 

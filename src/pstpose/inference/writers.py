@@ -65,14 +65,16 @@ def result_persons(result: PoseResult) -> list[Person]:
     for i in range(len(result)):
         x1, y1, x2, y2 = result.boxes[i]
         track_id = int(result.track_ids[i])
-        persons.append(Person(
-            keypoints=np.column_stack([result.keypoints[i], np.ones(NUM_JOINTS)]),
-            present=np.ones(NUM_JOINTS, dtype=bool),
-            track_id=track_id if track_id >= 0 else None,
-            scores=np.asarray(result.keypoint_scores[i], dtype=np.float64),
-            bbox=np.array([x1, y1, x2 - x1, y2 - y1]),
-            score=float(result.box_scores[i]),
-        ))
+        persons.append(
+            Person(
+                keypoints=np.column_stack([result.keypoints[i], np.ones(NUM_JOINTS)]),
+                present=np.ones(NUM_JOINTS, dtype=bool),
+                track_id=track_id if track_id >= 0 else None,
+                scores=np.asarray(result.keypoint_scores[i], dtype=np.float64),
+                bbox=np.array([x1, y1, x2 - x1, y2 - y1]),
+                score=float(result.box_scores[i]),
+            )
+        )
     return persons
 
 
@@ -89,8 +91,9 @@ class CocoKeypointWriter(CocoResultsWriter):
     image_id = frame index unless ``image_ids`` maps frame index → id. The person score is
     ``coco_person_score``; coordinates are rounded to ``digits``."""
 
-    def __init__(self, path: str | Path, kpt_thr: float = 0.3, image_ids: dict[int, int] | None = None,
-                 digits: int = 2):
+    def __init__(
+        self, path: str | Path, kpt_thr: float = 0.3, image_ids: dict[int, int] | None = None, digits: int = 2
+    ):
         super().__init__(path, digits)
         self.kpt_thr = kpt_thr
         self.image_ids = image_ids or {}
@@ -100,8 +103,12 @@ class CocoKeypointWriter(CocoResultsWriter):
         for person in persons:
             person.score = coco_person_score(person.scores, self.kpt_thr)
         name = Path(result.file_name).name if result.file_name is not None else f"{result.frame_index:06d}.jpg"
-        frame = Frame(file_name=name, frame_index=result.frame_index, persons=persons,
-                      image_id=self.image_ids.get(result.frame_index, result.frame_index))
+        frame = Frame(
+            file_name=name,
+            frame_index=result.frame_index,
+            persons=persons,
+            image_id=self.image_ids.get(result.frame_index, result.frame_index),
+        )
         self.write_frame(frame, f"{self.path}: frame {result.frame_index} ({name})")
 
 
@@ -154,11 +161,17 @@ class PoseTrack18Writer:
 
     def sequence(self) -> Sequence:
         """The collected frames as the evaluator's in-memory form."""
-        return Sequence(name=self.sequence_name, frames=self.frames, format="pt18", nframes=len(self.frames),
-                        vid_id=leading_video_id(self.sequence_name))
+        return Sequence(
+            name=self.sequence_name,
+            frames=self.frames,
+            format="pt18",
+            nframes=len(self.frames),
+            vid_id=leading_video_id(self.sequence_name),
+        )
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None:
             return
         write_posetrack18(self.path, self.sequence())

@@ -16,13 +16,16 @@ def _edge_tests(px, py, ax, ay, bx, by) -> tuple[np.ndarray, np.ndarray]:
     cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
     on_edge = (
         (cross == 0)
-        & (px >= np.minimum(ax, bx)) & (px <= np.maximum(ax, bx))
-        & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by))
+        & (px >= np.minimum(ax, bx))
+        & (px <= np.maximum(ax, bx))
+        & (py >= np.minimum(ay, by))
+        & (py <= np.maximum(ay, by))
     )
     straddles = (ay > py) != (by > py)
     with np.errstate(divide="ignore", invalid="ignore"):
         x_cross = ax + (py - ay) * (bx - ax) / (by - ay)
     return on_edge, straddles & (px < x_cross)
+
 
 def strictly_inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """(N,) bool: which of ``points`` (N, 2) lie strictly inside ``polygon`` (M, 2)."""

@@ -142,7 +142,9 @@ def _assign_chunk(
     labels[pi[win_pairs]] = match[win_pairs]
 
 
-def voc_average_precision(scores: np.ndarray, labels: np.ndarray, n_gt: int, recall_floor_one: bool) -> tuple[float, float, float]:
+def voc_average_precision(
+    scores: np.ndarray, labels: np.ndarray, n_gt: int, recall_floor_one: bool
+) -> tuple[float, float, float]:
     """(AP, precision, recall) in percent for one joint's pooled score/label list.
 
     Sorted by ``np.argsort(scores)[::-1]`` as the official tool sorts; precision is made

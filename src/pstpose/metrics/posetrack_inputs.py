@@ -60,7 +60,7 @@ def pair_sequences(gt: list[Sequence], pred: list[Sequence], diag: Diagnostics) 
                 "frames are paired by position, so write every GT frame in the GT order (empty frames included)"
             )
         pairs.append((g, p))
-    for name, p in sorted(by_name.items()):
+    for _name, p in sorted(by_name.items()):
         diag.warn("prediction without GT", _where(p), "it is ignored; remove it or add its GT file")
     return pairs
 

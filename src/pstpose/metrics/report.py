@@ -147,8 +147,15 @@ class EvalResult:
         writer.writerow(["mode", "joint", "AP", "Precision", "Recall", "n_gt", "n_pred"])
         for name in DISPLAY_JOINTS:
             j = PT17_JOINT_NAMES.index(name)
-            writer.writerow([
-                self.mode, name, _fmt(self.joints.ap[j]), _fmt(self.joints.precision[j]),
-                _fmt(self.joints.recall[j]), int(self.joints.n_gt[j]), int(self.joints.n_pred[j]),
-            ])
+            writer.writerow(
+                [
+                    self.mode,
+                    name,
+                    _fmt(self.joints.ap[j]),
+                    _fmt(self.joints.precision[j]),
+                    _fmt(self.joints.recall[j]),
+                    int(self.joints.n_gt[j]),
+                    int(self.joints.n_pred[j]),
+                ]
+            )
         return buf.getvalue()

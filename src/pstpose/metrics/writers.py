@@ -52,7 +52,7 @@ def _track_ids(frame: Frame, where: str) -> list[int]:
     if len(set(given)) != len(given):
         dup = next(t for t in given if given.count(t) > 1)
         raise PredictionWriteError(f"{where}: track_id {dup} appears twice in one frame")
-    used = set(int(t) for t in given)
+    used = {int(t) for t in given}
     out, nxt = [], 0
     for p in frame.persons:
         if p.track_id is not None:

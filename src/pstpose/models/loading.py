@@ -52,7 +52,9 @@ def load_model(weights: str | Path | None = None, device: str | torch.device = "
     FileNotFoundError), and name the file and the problem.
     """
     from pstpose.engine.training_state import (
-        TRAINING_STATE_SUFFIXES, load_training_state, model_of_training_state,
+        TRAINING_STATE_SUFFIXES,
+        load_training_state,
+        model_of_training_state,
     )
     from pstpose.models.pretrained import load_pretrained, model_from_state
 

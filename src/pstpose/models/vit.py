@@ -37,8 +37,9 @@ def resize_pos_embed(pos_embed: torch.Tensor, old_grid: tuple[int, int], new_gri
     """
     rows, cols = old_grid
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1 or pos_embed.shape[1] != rows * cols + 1:
-        raise ValueError(f"position table of shape {tuple(pos_embed.shape)} does not hold a {rows}x{cols} grid "
-                         "plus the class slot")
+        raise ValueError(
+            f"position table of shape {tuple(pos_embed.shape)} does not hold a {rows}x{cols} grid plus the class slot"
+        )
     if tuple(old_grid) == tuple(new_grid):
         return pos_embed
     channels = pos_embed.shape[2]

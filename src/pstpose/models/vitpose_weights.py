@@ -90,7 +90,7 @@ def remap_vitpose_keys(state: dict[str, torch.Tensor], layout: str) -> tuple[dic
             if key.startswith("backbone."):
                 out[key] = value
             elif key.startswith("keypoint_head."):
-                out["head." + key[len("keypoint_head."):]] = value
+                out["head." + key[len("keypoint_head.") :]] = value
             else:
                 unmapped.append(key)
         return out, unmapped
@@ -169,7 +169,9 @@ def _transformers_config_notes(config_path: Path) -> list[str]:
     return notes
 
 
-def load_vitpose_weights(model: nn.Module, path: str | Path, include_head: bool = True, strict: bool = False) -> LoadReport:
+def load_vitpose_weights(
+    model: nn.Module, path: str | Path, include_head: bool = True, strict: bool = False
+) -> LoadReport:
     """Load a ViTPose checkpoint into ``model``'s backbone (and head). Returns a LoadReport.
 
     Shape mismatches are refused (key and both shapes named). ``strict`` also refuses missing

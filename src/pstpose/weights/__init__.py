@@ -30,7 +30,6 @@ def default_weights(folder: Path | None = None) -> Path:
     folder = DEFAULT_WEIGHTS if folder is None else Path(folder)
     if not (folder / "model.safetensors").is_file() or not (folder / "config.json").is_file():
         raise NoDefaultWeightsError(
-            f"no default weights shipped in this installation ({folder} has no model.safetensors + "
-            "config.json)"
+            f"no default weights shipped in this installation ({folder} has no model.safetensors + config.json)"
         )
     return folder

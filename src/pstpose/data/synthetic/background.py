@@ -93,8 +93,13 @@ def _planks(rng: np.random.Generator, img: np.ndarray, h_row: int) -> None:
         cv2.line(img, (0, y), (width, y), (30, 50, 80), 1)
     for _ in range(int(rng.integers(1, 4))):  # posters / windows on the wall
         x0, y0 = int(rng.integers(0, width - 40)), int(rng.integers(0, max(1, h_row - 60)))
-        cv2.rectangle(img, (x0, y0), (x0 + int(rng.integers(30, 90)), y0 + int(rng.integers(25, 60))),
-                      _random_color(rng).tolist(), -1)
+        cv2.rectangle(
+            img,
+            (x0, y0),
+            (x0 + int(rng.integers(30, 90)), y0 + int(rng.integers(25, 60))),
+            _random_color(rng).tolist(),
+            -1,
+        )
 
 
 def _trees(rng: np.random.Generator, img: np.ndarray, h_row: int) -> None:

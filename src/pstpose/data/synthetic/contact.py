@@ -23,8 +23,9 @@ def annotate(image: np.ndarray, annotations: list[dict]) -> np.ndarray:
         return image.copy()
     kps = np.array([a["keypoints"] for a in annotations], dtype=np.float64).reshape(-1, 17, 3)
     present = ~np.all(kps == 0, axis=2)
-    boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-                      for a in annotations])
+    boxes = np.array(
+        [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]] for a in annotations]
+    )
     out = draw_poses(image, kps[..., :2], present.astype(np.float64), boxes, [a["track_id"] for a in annotations])
     for person in kps:
         for x, y, v in person:
@@ -36,8 +37,14 @@ def annotate(image: np.ndarray, annotations: list[dict]) -> np.ndarray:
     return out
 
 
-def make_contact_sheet(dataset_dir: str | Path, path: str | Path, tiles: int = 4, columns: int = 4,
-                       max_width: int = 1280, drop_bits: int = 2) -> Path:
+def make_contact_sheet(
+    dataset_dir: str | Path,
+    path: str | Path,
+    tiles: int = 4,
+    columns: int = 4,
+    max_width: int = 1280,
+    drop_bits: int = 2,
+) -> Path:
     """Pick ``tiles`` labeled frames spread over the dataset's sequences; write raw | annotated
     pairs as one PNG, atomically. The ``drop_bits`` lowest bits of every colour are cleared
     (invisible at a glance) so that the PNG of noisy JPEG frames stays small."""

@@ -55,7 +55,9 @@ def motion_blur_people(image: np.ndarray, labels: np.ndarray, plan: ScenePlan, t
     h, w = labels.shape
     owners = labels // PERSON_LABEL_STRIDE  # person index + 1, 0 for background/occluders
     for idx in range(len(plan.people)):
-        kernel = line_kernel(person_velocity(plan, idx, t), strength * float(np.linalg.norm(person_velocity(plan, idx, t))))
+        kernel = line_kernel(
+            person_velocity(plan, idx, t), strength * float(np.linalg.norm(person_velocity(plan, idx, t)))
+        )
         if kernel is None:
             continue
         ys, xs = np.nonzero(owners == idx + 1)
@@ -82,7 +84,9 @@ def camera_blur(image: np.ndarray, plan: ScenePlan, t: int) -> np.ndarray:
     return image if kernel is None else cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT)
 
 
-def apply_degradations(image: np.ndarray, labels: np.ndarray, plan: ScenePlan, t: int, rng: np.random.Generator) -> np.ndarray:
+def apply_degradations(
+    image: np.ndarray, labels: np.ndarray, plan: ScenePlan, t: int, rng: np.random.Generator
+) -> np.ndarray:
     """All degradations of frame t, in a fixed order; ``rng`` is frame t's own stream."""
     preset = plan.preset
     scale = plan.height / 288.0

@@ -7,6 +7,7 @@ from (seed, split, index) alone, so the files are identical whatever the number 
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ def mean_joint_displacement(persons_per_frame: list[list]) -> tuple[float, int]:
     """Mean distance (pixels) a joint moves between consecutive frames, over joints present in
     both frames of the same track; returns (mean, number of joint pairs)."""
     total, count = 0.0, 0
-    for prev, cur in zip(persons_per_frame[:-1], persons_per_frame[1:]):
+    for prev, cur in itertools.pairwise(persons_per_frame):
         before = {p.track_id: p for p in prev}
         for p in cur:
             q = before.get(p.track_id)
@@ -64,8 +65,9 @@ def mean_joint_displacement(persons_per_frame: list[list]) -> tuple[float, int]:
 
 
 def _run_job(job: SequenceJob) -> dict:
-    plan = plan_sequence(seed=job.seed, frames=job.frames, height=job.height, width=job.width, preset=job.preset,
-                         people=None)
+    plan = plan_sequence(
+        seed=job.seed, frames=job.frames, height=job.height, width=job.width, preset=job.preset, people=None
+    )
     name = sequence_name(job.video_number, job.split)
     folder = "train" if job.split == "train" else "val"
     root = Path(job.out_dir)
@@ -127,9 +129,13 @@ def generate_dataset(
     if val_videos is None:
         val_videos = max(1, videos // 4)
     if not (0 <= videos <= MAX_VIDEOS and 0 <= val_videos <= MAX_VIDEOS) or videos + val_videos == 0:
-        raise ValueError(f"videos/val_videos must be between 0 and {MAX_VIDEOS} and not both 0, got {videos}/{val_videos}")
+        raise ValueError(
+            f"videos/val_videos must be between 0 and {MAX_VIDEOS} and not both 0, got {videos}/{val_videos}"
+        )
     if not 1 <= frames <= MAX_FRAMES:
-        raise ValueError(f"frames must be between 1 and {MAX_FRAMES} (PoseTrack image ids have 4 frame digits), got {frames}")
+        raise ValueError(
+            f"frames must be between 1 and {MAX_FRAMES} (PoseTrack image ids have 4 frame digits), got {frames}"
+        )
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if out.exists() and not out.is_dir():
@@ -143,7 +149,9 @@ def generate_dataset(
     plan_sequence(seed=0, frames=1, height=height, width=width, preset=knobs)  # validates sizes early
 
     jobs = [
-        SequenceJob(str(out), split, i, number, sequence_seed(seed, split, i), frames, height, width, preset_name, knobs)
+        SequenceJob(
+            str(out), split, i, number, sequence_seed(seed, split, i), frames, height, width, preset_name, knobs
+        )
         for split, count, base in (("train", videos, 1), ("val", val_videos, 100_001))
         for i, number in zip(range(count), range(base, base + count))
     ]
@@ -158,7 +166,9 @@ def generate_dataset(
     return summary
 
 
-def _summary(stats: list[dict], seed: int, preset_name: str, knobs: SynthPreset, frames: int, height: int, width: int) -> dict:
+def _summary(
+    stats: list[dict], seed: int, preset_name: str, knobs: SynthPreset, frames: int, height: int, width: int
+) -> dict:
     from pstpose.data.synthetic.motion import FPS
 
     def split_totals(split: str) -> dict:
@@ -187,6 +197,8 @@ def _summary(stats: list[dict], seed: int, preset_name: str, knobs: SynthPreset,
         "splits": {"train": split_totals("train"), "val": split_totals("val")},
         "mean_joint_displacement_px": round(float(np.mean(disp)), 3) if disp else 0.0,
         "visible_joint_fraction": round(float(np.mean(vis)), 4) if vis else 0.0,
-        "actions": {a: sum(s["actions"].count(a) for s in stats) for a in sorted({a for s in stats for a in s["actions"]})},
+        "actions": {
+            a: sum(s["actions"].count(a) for s in stats) for a in sorted({a for s in stats for a in s["actions"]})
+        },
         "sequences": stats,
     }

@@ -170,10 +170,18 @@ def _limb_angles(action: str, phase: np.ndarray, frames: int, rng: np.random.Gen
     lr = np.stack([s, -s], axis=1)  # left leg leads on +sin
     swing = np.stack([np.maximum(c, 0), np.maximum(-c, 0)], axis=1)  # leg moving forward
     p = PoseTrack3D(
-        root=np.zeros((frames, 3)), yaw=z1.copy(), lift=z1.copy(), lean=z1.copy(),
-        hip_flex=z2.copy(), hip_abd=np.full((frames, 2), 0.04), knee=np.full((frames, 2), 0.08),
-        sh_flex=z2.copy(), sh_abd=np.full((frames, 2), 0.1), elbow=np.full((frames, 2), 0.2),
-        elbow_up=z2.copy(), head_yaw=z1.copy(),
+        root=np.zeros((frames, 3)),
+        yaw=z1.copy(),
+        lift=z1.copy(),
+        lean=z1.copy(),
+        hip_flex=z2.copy(),
+        hip_abd=np.full((frames, 2), 0.04),
+        knee=np.full((frames, 2), 0.08),
+        sh_flex=z2.copy(),
+        sh_abd=np.full((frames, 2), 0.1),
+        elbow=np.full((frames, 2), 0.2),
+        elbow_up=z2.copy(),
+        head_yaw=z1.copy(),
     )
     if action == "walk":
         p.hip_flex = 0.42 * lr

@@ -14,8 +14,20 @@ L_UPPER_ARM, L_FOREARM, R_UPPER_ARM, R_FOREARM = 3, 4, 5, 6
 L_THIGH, L_SHIN, R_THIGH, R_SHIN = 7, 8, 9, 10
 L_FOOT, R_FOOT, L_HAND, R_HAND = 11, 12, 13, 14
 PART_NAMES: tuple[str, ...] = (
-    "torso", "head", "neck", "left_upper_arm", "left_forearm", "right_upper_arm", "right_forearm",
-    "left_thigh", "left_shin", "right_thigh", "right_shin", "left_foot", "right_foot", "left_hand",
+    "torso",
+    "head",
+    "neck",
+    "left_upper_arm",
+    "left_forearm",
+    "right_upper_arm",
+    "right_forearm",
+    "left_thigh",
+    "left_shin",
+    "right_thigh",
+    "right_shin",
+    "left_foot",
+    "right_foot",
+    "left_hand",
     "right_hand",
 )
 PERSON_LABEL_STRIDE = 64

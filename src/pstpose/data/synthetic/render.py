@@ -16,12 +16,31 @@ import numpy as np
 from pstpose.data.synthetic import parts as P
 from pstpose.data.synthetic.painter import Painter
 from pstpose.data.synthetic.scene import Occluder, PersonPlan, ScenePlan
-from pstpose.data.synthetic.skeleton import HEAD_CENTER, L_EYE, L_HAND, L_TOE, NECK_BASE, NOSE_TIP, PELVIS, R_EYE, R_HAND, R_TOE
+from pstpose.data.synthetic.skeleton import (
+    HEAD_CENTER,
+    L_EYE,
+    L_HAND,
+    L_TOE,
+    NECK_BASE,
+    NOSE_TIP,
+    PELVIS,
+    R_EYE,
+    R_HAND,
+    R_TOE,
+)
 from pstpose.keypoints import JOINT_INDEX as J
 
 # Depth biases (metres) that settle ties between parts of one body: the head is in front of its
 # own neck and torso, hands and feet in front of the limb they end.
-PART_BIAS = {P.HEAD: -0.12, P.NECK: 0.06, P.TORSO: 0.0, P.L_HAND: -0.01, P.R_HAND: -0.01, P.L_FOOT: -0.01, P.R_FOOT: -0.01}
+PART_BIAS = {
+    P.HEAD: -0.12,
+    P.NECK: 0.06,
+    P.TORSO: 0.0,
+    P.L_HAND: -0.01,
+    P.R_HAND: -0.01,
+    P.L_FOOT: -0.01,
+    P.R_FOOT: -0.01,
+}
 
 
 @dataclass
@@ -36,8 +55,9 @@ def background_frame(plan: ScenePlan, t: int) -> np.ndarray:
     m = plan.camera.affine(t).copy()
     ox, oy = plan.canvas_offset
     m[:, 2] -= m[:, :2] @ np.array([ox, oy])  # canvas pixel -> frame pixel
-    return cv2.warpAffine(plan.background, m, (plan.width, plan.height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        plan.background, m, (plan.width, plan.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def draw_frame(plan: ScenePlan, t: int, with_labels: bool = True) -> DrawnFrame:
@@ -99,7 +119,9 @@ def _person_items(painter: Painter, plan: ScenePlan, t: int, idx: int, person: P
         limb(J["right_wrist"], R_HAND, shape.hand_r * 2, look.skin, P.R_HAND),
         limb(NECK_BASE, HEAD_CENTER, shape.head_r * 0.85, look.skin, P.NECK),
     ]
-    items.append((depth_of(PELVIS, NECK_BASE, part=P.TORSO), P.TORSO, lambda: _draw_torso(painter, plan, t, idx, person)))
+    items.append(
+        (depth_of(PELVIS, NECK_BASE, part=P.TORSO), P.TORSO, lambda: _draw_torso(painter, plan, t, idx, person))
+    )
     items.append((depth_of(HEAD_CENTER, part=P.HEAD), P.HEAD, lambda: _draw_head(painter, plan, t, idx, person)))
     return items
 
@@ -127,8 +149,10 @@ def _draw_torso(painter: Painter, plan: ScenePlan, t: int, idx: int, person: Per
     top = pts3[NECK_BASE] - up * (0.05 * shape.torso / 0.53)
     bottom = pts3[PELVIS] - up * 0.03
     corners = []
-    for center, half_w, half_d in ((top, shape.shoulder_half * 1.02, shape.torso_depth_half * 0.8),
-                                   (bottom, shape.hip_half + 0.5 * shape.thigh_w, shape.torso_depth_half)):
+    for center, half_w, half_d in (
+        (top, shape.shoulder_half * 1.02, shape.torso_depth_half * 0.8),
+        (bottom, shape.hip_half + 0.5 * shape.thigh_w, shape.torso_depth_half),
+    ):
         for sw in (-1, 1):
             for sd in (-1, 1):
                 corners.append(center + left * sw * half_w + fwd * sd * half_d)
@@ -179,7 +203,7 @@ def _draw_head(painter: Painter, plan: ScenePlan, t: int, idx: int, person: Pers
     back_uv, _ = plan.camera.project(back[None], t)
     painter.ellipse(back_uv[0], (0.9 * r, 0.75 * r), angle, look.hair, label)
     hl = body.head_left[t]
-    for eye, sign in ((L_EYE, 1.0), (R_EYE, -1.0)):
+    for eye, _sign in ((L_EYE, 1.0), (R_EYE, -1.0)):
         direction = pts3[eye] - pts3[HEAD_CENTER]
         if np.dot(direction / np.linalg.norm(direction), to_cam) > 0.15:
             painter.ellipse(uv[eye], (max(0.8, 0.14 * r), max(0.8, 0.14 * r)), 0.0, (25, 25, 30))
@@ -221,5 +245,10 @@ def _draw_occluder(painter: Painter, plan: ScenePlan, t: int, occ: Occluder, lab
         base_uv, _ = cam.project(np.array([[occ.x, 0.0, occ.z]]), t)
         for dx, dy, rr in ((0.0, 0.45, 0.5), (-0.3, 0.3, 0.35), (0.3, 0.32, 0.38), (0.0, 0.75, 0.3)):
             c = base_uv[0] + np.array([dx * occ.width * k, -dy * occ.height * k])
-            painter.ellipse(c, (rr * occ.width * k, rr * occ.height * k * 0.9), 0.0,
-                            tuple(int(v * (0.8 + 0.4 * dy)) for v in occ.color), label)
+            painter.ellipse(
+                c,
+                (rr * occ.width * k, rr * occ.height * k * 0.9),
+                0.0,
+                tuple(int(v * (0.8 + 0.4 * dy)) for v in occ.color),
+                label,
+            )

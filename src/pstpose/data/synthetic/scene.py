@@ -146,8 +146,9 @@ def plan_scene(
         color_gain=rng.uniform(0.92, 1.08, size=3),
         light_period=float(rng.uniform(30, 90)),
         light_phase=float(rng.uniform(0, 2 * np.pi)),
-        noise_bank=np.clip(rng.standard_normal((height + NOISE_PAD, width + NOISE_PAD, 3), dtype=np.float32)
-                           * NOISE_SCALE, -127, 127).astype(np.int8),
+        noise_bank=np.clip(
+            rng.standard_normal((height + NOISE_PAD, width + NOISE_PAD, 3), dtype=np.float32) * NOISE_SCALE, -127, 127
+        ).astype(np.int8),
     )
 
 

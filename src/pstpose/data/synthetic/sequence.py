@@ -54,12 +54,22 @@ class SyntheticSequence:
                     present=p.present,
                     track_id=p.track_id,
                     bbox=p.bbox.copy(),
-                    head_box=np.array([p.head_box[0], p.head_box[1], p.head_box[0] + p.head_box[2], p.head_box[1] + p.head_box[3]]),
+                    head_box=np.array(
+                        [p.head_box[0], p.head_box[1], p.head_box[0] + p.head_box[2], p.head_box[1] + p.head_box[3]]
+                    ),
                 )
                 for p in (persons if labeled else [])
             ]
-            frames.append(Frame(file_name=f"images/val/{name}/{t:06d}.jpg", frame_index=t, persons=recs,
-                                is_labeled=labeled, width=self.width, height=self.height))
+            frames.append(
+                Frame(
+                    file_name=f"images/val/{name}/{t:06d}.jpg",
+                    frame_index=t,
+                    persons=recs,
+                    is_labeled=labeled,
+                    width=self.width,
+                    height=self.height,
+                )
+            )
         return Sequence(name=name, frames=frames, format="pt18", nframes=len(frames), vid_id=leading_video_id(name))
 
 
@@ -69,8 +79,15 @@ def _resolve(preset: str | SynthPreset) -> tuple[str, SynthPreset]:
     return preset, get_preset(preset)
 
 
-def plan_sequence(*, seed: int, frames: int, height: int, width: int, preset: str | SynthPreset = "standard",
-                  people: int | None = None) -> ScenePlan:
+def plan_sequence(
+    *,
+    seed: int,
+    frames: int,
+    height: int,
+    width: int,
+    preset: str | SynthPreset = "standard",
+    people: int | None = None,
+) -> ScenePlan:
     name, knobs = _resolve(preset)
     return plan_scene(int(seed), int(frames), int(height), int(width), knobs, name, people)
 
@@ -90,16 +107,34 @@ def render_planned_frame(plan: ScenePlan, t: int, *, degrade: bool = True, with_
     )
 
 
-def iter_frames(*, seed: int, frames: int, height: int, width: int, preset: str | SynthPreset = "standard",
-                people: int | None = None, degrade: bool = True, with_labels: bool = False) -> Iterator[SyntheticFrame]:
+def iter_frames(
+    *,
+    seed: int,
+    frames: int,
+    height: int,
+    width: int,
+    preset: str | SynthPreset = "standard",
+    people: int | None = None,
+    degrade: bool = True,
+    with_labels: bool = False,
+) -> Iterator[SyntheticFrame]:
     """Render frames one at a time; memory stays flat however long the video is."""
     plan = plan_sequence(seed=seed, frames=frames, height=height, width=width, preset=preset, people=people)
     for t in range(plan.frames):
         yield render_planned_frame(plan, t, degrade=degrade, with_labels=with_labels)
 
 
-def render_sequence(*, seed: int, frames: int, height: int, width: int, preset: str | SynthPreset = "standard",
-                    people: int | None = None, degrade: bool = True, with_labels: bool = False) -> SyntheticSequence:
+def render_sequence(
+    *,
+    seed: int,
+    frames: int,
+    height: int,
+    width: int,
+    preset: str | SynthPreset = "standard",
+    people: int | None = None,
+    degrade: bool = True,
+    with_labels: bool = False,
+) -> SyntheticSequence:
     """Render a whole synthetic video in memory (nothing touches the disk).
 
     ``degrade=False`` gives the clean frames (no blur, noise or lighting changes) and

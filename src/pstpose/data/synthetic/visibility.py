@@ -33,7 +33,10 @@ BBOX_ENLARGE = 1.3
 HEAD_ASPECT = 1.15  # drawn head height / width
 
 _SIDE_JOINTS = {
-    J["left_shoulder"]: 1.0, J["left_hip"]: 1.0, J["right_shoulder"]: -1.0, J["right_hip"]: -1.0,
+    J["left_shoulder"]: 1.0,
+    J["left_hip"]: 1.0,
+    J["right_shoulder"]: -1.0,
+    J["right_hip"]: -1.0,
 }
 
 
