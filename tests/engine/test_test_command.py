@@ -11,7 +11,8 @@ import torch
 
 from pstpose.cli import main
 from pstpose.config import to_dict
-from pstpose.engine.test import build_eval_dataset, detection_boxes, load_split, run_test
+from pstpose.engine.eval_data import build_eval_dataset, detection_boxes, load_split
+from pstpose.engine.evaluation import evaluate_model
 from pstpose.engine.training_state import save_training_state
 from pstpose.models.pstpose import build_model
 from tests.engine.testrun_helpers import (
@@ -137,7 +138,7 @@ def test_detection_threshold_with_an_oracle_gives_the_recall_of_the_kept_boxes(s
     gt = setup["gt"]
     data = oracle_data_config(setup["root"])
     box_map = detection_boxes(setup["dets"], gt, 0.5)
-    twin = build_eval_dataset(data, gt, box_map)  # the samples run_test will build, in its order
+    twin = build_eval_dataset(data, gt, box_map)  # the samples evaluate_model will build, in its order
     by_box = {(s.sequence, s.frame_index, tuple(np.round(s.box, 4))): s for s in setup["gt_samples"]}
     owners = [by_box[(s.sequence, s.frame_index, tuple(np.round(s.box, 4)))] for s in twin.samples]
     indices = list(range(len(twin.samples)))
@@ -145,7 +146,7 @@ def test_detection_threshold_with_an_oracle_gives_the_recall_of_the_kept_boxes(s
 
     def run(score_by_box):
         oracle = OracleModel(twin, indices, joints, data.heatmap_size)
-        return run_test(
+        return evaluate_model(
             oracle,
             data,
             boxes=setup["dets"],

@@ -1,4 +1,4 @@
-"""`run_test` with an ORACLE model: heatmaps drawn at the ground-truth joints must come back as
+"""`evaluate_model` with an ORACLE model: heatmaps drawn at the ground-truth joints must come back as
 the ground truth (100 AP, sub-pixel coordinates), a known corruption must cost a known AP, and
 the written files must be complete and score the same as the in-memory predictions."""
 
@@ -17,15 +17,8 @@ from pstpose.data.clips import ClipSample
 from pstpose.data.posetrack import load_sequences
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.data.transforms import NO_AUGMENTATION
-from pstpose.engine.test import (
-    assemble_predictions,
-    build_eval_dataset,
-    data_for_model,
-    load_split,
-    run_test,
-    select_samples,
-    write_predictions,
-)
+from pstpose.engine.eval_data import build_eval_dataset, data_for_model, load_split, select_samples
+from pstpose.engine.evaluation import assemble_predictions, evaluate_model, write_predictions
 from pstpose.keypoints import JOINT_INDEX
 from pstpose.metrics.posetrack_eval import evaluate
 from tests.engine.testrun_helpers import OracleModel, gt_joints, make_tiny_dataset, oracle_data_config
@@ -49,7 +42,7 @@ def test_oracle_heatmaps_give_the_ground_truth_back(split, tmp_path, flip):
     data, _folder, gt, dataset = split
     indices = list(range(len(dataset.samples)))
     oracle = OracleModel(dataset, indices, gt_joints(dataset.samples, indices), data.heatmap_size)
-    report = run_test(oracle, data, flip=flip, decode="dark", batch_size=3, workers=0, out_dir=tmp_path)
+    report = evaluate_model(oracle, data, flip=flip, decode="dark", batch_size=3, workers=0, out_dir=tmp_path)
 
     assert oracle.cursor == len(indices) and report.samples == len(indices)
     assert oracle.flipped_calls == (3 if flip else 0)  # 8 samples in batches of 3, mirrored half included
@@ -69,7 +62,7 @@ def test_argmax_decoding_is_within_half_a_heatmap_pixel(split):
     data, _, _gt, dataset = split
     indices = list(range(len(dataset.samples)))
     oracle = OracleModel(dataset, indices, gt_joints(dataset.samples, indices), data.heatmap_size)
-    report = run_test(oracle, data, flip=False, decode="argmax", batch_size=8, workers=0)
+    report = evaluate_model(oracle, data, flip=False, decode="argmax", batch_size=8, workers=0)
     predicted = {(s.name, f.frame_index): list(f.persons) for s in report.predictions for f in s.frames}
     ratios = []
     for index, sample in enumerate(dataset.samples):
@@ -95,7 +88,7 @@ def test_one_displaced_low_scored_joint_costs_exactly_its_share(split):
     joints[0] = (kp, present, amp)
     assert present[wrist]
     oracle = OracleModel(dataset, indices, joints, data.heatmap_size)
-    report = run_test(oracle, data, flip=False, batch_size=8, workers=0)
+    report = evaluate_model(oracle, data, flip=False, batch_size=8, workers=0)
     n = sum(int(s.present[wrist]) for s in dataset.samples)
     per_joint = report.result.per_joint("ap")
     # ranked last, one miss out of n: precision 1 up to recall (n-1)/n, so AP = (n-1)/n
@@ -112,7 +105,7 @@ def test_written_files_are_complete_and_score_the_same(split, tmp_path):
         (kp + np.random.default_rng(i).normal(0, 2.0, kp.shape) * [1, 1, 0], present, amp)
         for i, (kp, present, amp) in enumerate(gt_joints(dataset.samples, indices))
     ]
-    report = run_test(
+    report = evaluate_model(
         OracleModel(dataset, indices, joints, data.heatmap_size),
         data,
         flip=False,
@@ -158,7 +151,7 @@ def test_max_samples_scores_whole_frames_only(split):
     all_frames = Counter((s.sequence, s.frame_index) for s in dataset.samples)
     assert 0 < len(indices) <= 5 and all(all_frames[k] == v for k, v in frames.items())
     oracle = OracleModel(dataset, indices, gt_joints(dataset.samples, indices), data.heatmap_size)
-    report = run_test(oracle, data, flip=False, batch_size=8, workers=0, max_samples=5)
+    report = evaluate_model(oracle, data, flip=False, batch_size=8, workers=0, max_samples=5)
     assert report.samples == len(indices) and report.frames_with_samples == len(frames)
     assert report.result.stats.counted_frames == len(frames)  # the skipped frames do not count
     assert report.metrics()["mAP"] == 100.0
@@ -251,7 +244,7 @@ def test_oracle_on_the_real_posetrack18_file(shared_data, tmp_path):
     dataset = build_eval_dataset(data, gt)
     indices = list(range(len(dataset.samples)))
     oracle = OracleModel(dataset, indices, gt_joints(dataset.samples, indices), data.heatmap_size)
-    report = run_test(oracle, data, flip=True, batch_size=4, workers=0, out_dir=tmp_path)
+    report = evaluate_model(oracle, data, flip=True, batch_size=4, workers=0, out_dir=tmp_path)
     aps = report.result.per_joint("ap")
     annotated = [v for v in aps.values() if not np.isnan(v)]
     assert len(annotated) >= 10 and all(v == 100.0 for v in annotated)

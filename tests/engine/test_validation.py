@@ -11,7 +11,8 @@ import torch
 
 from pstpose.cli import main
 from pstpose.config import ConfigError
-from pstpose.engine.test import build_eval_dataset, load_split, run_test
+from pstpose.engine.eval_data import build_eval_dataset, load_split
+from pstpose.engine.evaluation import evaluate_model
 from pstpose.engine.validation import make_val_fn
 from pstpose.models.pstpose import build_model
 from tests.engine.testrun_helpers import (
@@ -41,12 +42,12 @@ def test_val_fn_with_an_oracle_scores_100(root):
     assert set(result) == KEYS and all(v == 100.0 for v in result.values())
 
 
-def test_val_fn_matches_run_test_and_honours_the_train_settings(root):
+def test_val_fn_matches_evaluate_model_and_honours_the_train_settings(root):
     cfg = tiny_experiment(root, val_max_samples=3, val_flip=True)
     torch.manual_seed(0)
     model = build_model(cfg.model).eval()
     got = make_val_fn(cfg)(model, 1)
-    expected = run_test(model, cfg.data, flip=True, max_samples=3, workers=0).metrics()
+    expected = evaluate_model(model, cfg.data, flip=True, max_samples=3, workers=0).metrics()
     assert got == pytest.approx(expected, nan_ok=True)
     plain = make_val_fn(cfg, max_samples=None, flip=False)(model, 1)
     assert set(plain) == KEYS and 0.0 <= plain["mAP"] <= 100.0

@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
     from pstpose.commands import device_from_option
     from pstpose.config import load_experiment
-    from pstpose.engine.test import load_split, run_test
+    from pstpose.engine.eval_data import load_split
+    from pstpose.engine.evaluation import evaluate_model
     from pstpose.io import OutputError
     from pstpose.models.loading import load_model
 
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     _, gt = load_split(cfg.data, split)  # before the (possibly slow) model load
     try:
         model = load_model(args.weights, device)
-        report = run_test(
+        report = evaluate_model(
             model,
             cfg.data,
             split=split,

@@ -1,4 +1,4 @@
-"""Per-epoch validation for the trainer: ``run_test`` on the val split, reported as a small dict.
+"""Per-epoch validation for the trainer: ``evaluate_model`` on the val split, reported as a small dict.
 
 The hook the trainer calls is ``val_fn(model, epoch) -> {"mAP": ..., "Head": ..., ..., "Ankle": ...}``
 (the Mean column is ``mAP``, the key ``train.best_metric`` selects by default). Ground-truth
@@ -28,7 +28,8 @@ def make_val_fn(
     a caller can skip validation with a note. The annotations are read here, once; the frames
     are checked and read at the first call.
     """
-    from pstpose.engine.test import load_split, run_test
+    from pstpose.engine.eval_data import load_split
+    from pstpose.engine.evaluation import evaluate_model
 
     data = cfg.data  # its clip spec is cfg.model's (ExperimentConfig)
     _, sequences = load_split(data, data.val_split)
@@ -36,7 +37,7 @@ def make_val_fn(
     flip = cfg.train.val_flip if flip is None else flip
 
     def val_fn(model: nn.Module, epoch: int) -> dict:
-        report = run_test(
+        report = evaluate_model(
             model,
             data,
             split=data.val_split,

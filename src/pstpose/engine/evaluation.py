@@ -1,7 +1,8 @@
-"""Testing a model on a dataset split: crops → heatmaps → keypoints → prediction files → mAP.
+"""Evaluating a model on a dataset split: crops → heatmaps → keypoints → prediction files → mAP.
 
-``run_test`` is the one code path behind ``pstpose test`` and the trainer's per-epoch validation
-(``pstpose.engine.validation``). It reuses the pieces that already exist: the evaluation samples
+``evaluate_model`` is the one code path behind ``pstpose test`` and the trainer's per-epoch
+validation (``pstpose.engine.validation``). The inputs (split, boxes, samples) come from
+``pstpose.engine.eval_data``; the pieces it runs already exist elsewhere: the evaluation samples
 and crops of ``PoseTrackClipDataset``, ``run_model`` (batched flip test), ``decode_heatmaps``,
 ``prediction_to_person`` (heatmap → image coordinates through the crop's own matrix), the
 prediction writers and ``evaluate``. What it adds is the assembly of per-sample persons into
@@ -12,7 +13,6 @@ sequences that mirror the ground truth, and the record of the conventions that m
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -30,6 +30,14 @@ from pstpose.config import DataConfig, to_dict
 from pstpose.data.clips import ClipSample
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.engine.build import annotation_dir
+from pstpose.engine.eval_data import (
+    build_eval_dataset,
+    data_for_model,
+    detection_boxes,
+    frame_key,
+    load_split,
+    select_samples,
+)
 from pstpose.inference.predictor import model_device, run_model
 from pstpose.metrics.report import SUMMARY_COLUMNS, EvalResult
 
@@ -39,10 +47,8 @@ JOINT_SCORE_PEAK_X_BOX = "heatmap peak x box score"
 
 
 @dataclass
-class TestReport:
-    """What ``run_test`` returns: the evaluator's result, the predictions and the conventions."""
-
-    __test__ = False  # not a pytest test class, despite the name
+class EvaluationReport:
+    """What ``evaluate_model`` returns: the evaluator's result, the predictions and the conventions."""
 
     result: EvalResult
     predictions: list[Sequence]
@@ -99,100 +105,7 @@ class TestReport:
         return "\n".join(lines)
 
 
-# --- inputs -----------------------------------------------------------------------------------
-
-
-def load_split(data: DataConfig, split: str) -> tuple[Path, list[Sequence]]:
-    """The split's annotation folder (found as training finds it) and its GT sequences."""
-    from pstpose.data.posetrack import load_sequences
-
-    folder = annotation_dir(data, split)
-    sequences = load_sequences(folder, format=data.format)
-    if not sequences:
-        raise FileNotFoundError(f"{folder}: no annotation files (*.json) for split {split!r}")
-    return folder, sequences
-
-
-def _name_tail(name: str, parts: int = 2) -> str:
-    return "/".join(Path(name).as_posix().split("/")[-parts:])
-
-
-def detection_boxes(path: str | Path, sequences: list[Sequence], score_threshold: float) -> dict:
-    """A detection file → the dataset's box mapping (key → (N, 5) [x, y, w, h, score]).
-
-    Frames are matched by image id; when no labeled frame's id is in the file (PoseTrack17
-    annolists have no global ids), by the file's image names (last two path parts, i.e.
-    ``<sequence>/<frame>.jpg``).
-    """
-    from pstpose.data.boxes import load_coco_detections, xyxy_to_xywh
-
-    boxes = load_coco_detections(path, score_threshold=score_threshold)
-    as_xywh = {key: np.concatenate([xyxy_to_xywh(arr), arr[:, 4:5]], axis=1) for key, arr in boxes.by_key.items()}
-    frames = [f for seq in sequences for f in seq.labeled_frames]
-    if any(f.image_id is not None and f.image_id in as_xywh for f in frames):
-        return as_xywh
-    by_tail = {_name_tail(name): key for name, key in boxes.names.items()}
-    mapping = {}
-    for frame in frames:
-        key = by_tail.get(_name_tail(frame.file_name))
-        if key is not None:
-            mapping[frame.file_name] = as_xywh.get(key, np.zeros((0, 5)))
-    if not mapping and as_xywh:
-        raise ValueError(
-            f"{path}: none of the {len(frames)} labeled frames matches a detection by image id or image name; "
-            "use the detection file made for this dataset split"
-        )
-    return mapping
-
-
-def build_eval_dataset(data: DataConfig, sequences: list[Sequence], boxes: Mapping | None = None):
-    """The evaluation dataset (no augmentation) over GT boxes, or over ``boxes`` when given."""
-    from pstpose.data.dataset import PoseTrackClipDataset
-
-    return PoseTrackClipDataset(sequences, data.root, data, train=False, boxes=boxes)
-
-
-def _frame_key(sample: ClipSample) -> tuple[str, int]:
-    return sample.sequence, sample.frame_index
-
-
-def select_samples(samples: list[ClipSample], max_samples: int | None) -> list[int]:
-    """Indices of the samples to run: all, or whole frames spread over the split.
-
-    Every ``s``-th frame (``s`` = ceil(samples / max_samples)) is kept, then frames are dropped
-    from the end until at most ``max_samples`` remain (at least one frame is always kept).
-    Whole frames, so that the frames evaluated are complete.
-    """
-    if max_samples is None or max_samples >= len(samples):
-        return list(range(len(samples)))
-    if max_samples < 1:
-        raise ValueError(f"max_samples must be >= 1, got {max_samples}")
-    by_frame: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i, sample in enumerate(samples):
-        by_frame[_frame_key(sample)].append(i)
-    groups = list(by_frame.values())
-    stride = math.ceil(len(samples) / max_samples)
-    chosen: list[int] = []
-    for group in groups[::stride]:
-        if chosen and len(chosen) + len(group) > max_samples:
-            break
-        chosen.extend(group)
-    return sorted(chosen)
-
-
 # --- model → persons ----------------------------------------------------------------------------
-
-
-def data_for_model(data: DataConfig, model: nn.Module) -> DataConfig:
-    """``data`` cutting the clips and crops ``model`` takes: a PSTPose's config (anything with
-    ``frames_per_side`` and ``image_size``) owns the clip length and crop size. A model without
-    one (a stand-in) takes ``data``'s."""
-    config = getattr(model, "config", None)
-    frames_per_side = getattr(config, "frames_per_side", None)
-    image_size = getattr(config, "image_size", None)
-    if frames_per_side is None or image_size is None:
-        return data
-    return data.with_clip_spec(frames_per_side, image_size)
 
 
 def predict_samples(
@@ -256,8 +169,8 @@ def assemble_predictions(
         person = dataclasses.replace(persons[index])
         if score_by_box:
             person.scores = np.asarray(person.scores, dtype=np.float64) * float(person.score)
-        person.track_id = len(by_frame[_frame_key(samples[index])])
-        by_frame[_frame_key(samples[index])].append(person)
+        person.track_id = len(by_frame[frame_key(samples[index])])
+        by_frame[frame_key(samples[index])].append(person)
     out = []
     for seq in gt:
         frames = [
@@ -303,7 +216,7 @@ def write_predictions(folder: Path, predictions: list[Sequence], gt: list[Sequen
 # --- the whole run ------------------------------------------------------------------------------
 
 
-def run_test(
+def evaluate_model(
     model: nn.Module,
     data: DataConfig,
     *,
@@ -321,7 +234,7 @@ def run_test(
     max_samples: int | None = None,
     weights: str | None = None,
     sequences: list[Sequence] | None = None,
-) -> TestReport:
+) -> EvaluationReport:
     """Run ``model`` over ``split`` (default ``data.val_split``) of ``data`` and evaluate it.
 
     ``boxes``: ``"gt"`` or a COCO-style detection file (boxes below ``box_score_threshold``,
@@ -364,12 +277,12 @@ def run_test(
     )
     predictions = assemble_predictions(gt, dataset.samples, persons, score_by_box=score_by_box)
     subset = len(indices) < len(dataset.samples)
-    kept = {_frame_key(dataset.samples[i]) for i in indices}
+    kept = {frame_key(dataset.samples[i]) for i in indices}
     eval_gt = restrict_to_frames(gt, kept) if subset else gt
     result = evaluate(eval_gt, predictions, mode=mode)
 
     config = getattr(model, "config", None)
-    report = TestReport(
+    report = EvaluationReport(
         result=result,
         predictions=predictions,
         conventions={
