@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pstpose
@@ -42,4 +43,41 @@ def test_no_command_module_imports_another():
     for path in sorted((PACKAGE / "commands").glob("*.py")):
         own = f"pstpose.commands.{path.stem}"
         bad += [f"{path.name} imports {n}" for n in _imports(path) if n.startswith("pstpose.commands.") and n != own]
+    assert bad == []
+
+
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]+")
+
+
+def _message_strings(path: Path) -> list[tuple[int, str]]:
+    """String constants in ``path`` that are not docstrings (messages, f-string parts)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_the_flag_scan_sees_flags_in_messages_but_not_in_docstrings(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('"""Run with --out."""\n\ndef f(n):\n    raise ValueError(f"{n}: pass --overwrite")\n')
+    found = [text for _, text in _message_strings(sample) if _FLAG.search(text)]
+    assert found == [": pass --overwrite"]
+
+
+def test_no_library_message_names_a_command_line_flag():
+    """Flags belong to the command line: library code names its parameters (``OptionError``)."""
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "commands" or rel.name in ("cli.py", "__main__.py"):
+            continue
+        bad += [f"{rel}:{line}: {text!r}" for line, text in _message_strings(path) if _FLAG.search(text)]
     assert bad == []

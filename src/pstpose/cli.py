@@ -55,6 +55,7 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pstpose.errors import OptionError
     from pstpose.io import OutputError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OptionError as exc:  # a parameter's name is the flag's name
+        print(f"pstpose {args.command}: error: {exc.as_flag()}", file=sys.stderr)
+        return 2
     except (CLIError, FileNotFoundError, ValueError, OutputError) as exc:
         # Library code raises these with messages written for users (file and problem named).
         print(f"pstpose {args.command}: error: {exc}", file=sys.stderr)

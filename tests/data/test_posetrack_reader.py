@@ -172,7 +172,7 @@ def test_pt18_errors_name_file_and_field(tmp_path, mutate, message):
 
 def test_detect_format_messages(tmp_path):
     assert detect_format({"annolist": []}) == "pt17"
-    with pytest.raises(PoseTrackFormatError, match=r"f\.json: ambiguous format.*force the format"):
+    with pytest.raises(PoseTrackFormatError, match=r"f\.json: ambiguous format.*set the format explicitly"):
         detect_format({"annolist": [], "images": []}, "f.json")
     with pytest.raises(PoseTrackFormatError, match=r"f\.json: unknown format.*top-level keys: foo"):
         detect_format({"foo": 1}, "f.json")

@@ -53,7 +53,8 @@ def test_train_resume_and_refusal(stand_in_build, tmp_path, capsys):
     assert load_training_state(out / "last.pt")["epoch"] == 1
 
     assert run_cli("--output", str(out), "--set", "train.epochs=1") == 2  # would overwrite
-    assert "already holds a run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "(--resume, --overwrite or --output)" in err
 
     assert run_cli("--output", str(out), "--set", "train.epochs=2", "--resume") == 0
     assert stand_in_build[-1][1] is True

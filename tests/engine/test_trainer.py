@@ -104,7 +104,7 @@ def test_an_existing_run_is_not_overwritten(small_recipe, tmp_path):
     cfg = small_recipe(epochs=1)
     trainer_for(cfg, val_fn=lambda m, e: {"mAP": 1.0}).fit()
     original = (tmp_path / "run" / "last.pt").read_bytes()
-    with pytest.raises(RunExistsError, match="already holds a run.*--resume.*--overwrite"):
+    with pytest.raises(RunExistsError, match="already holds a run.*resume it, overwrite it"):
         trainer_for(cfg).fit()
     assert (tmp_path / "run" / "last.pt").read_bytes() == original
     trainer_for(cfg).fit(overwrite=True)  # a fresh run without validation: the old best.pt goes

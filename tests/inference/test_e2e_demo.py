@@ -98,8 +98,8 @@ def test_demo_without_shipped_weights_says_what_to_do(tmp_path, monkeypatch, cap
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--frames", "0"], "--frames must be >= 1"),
-        (["--height", "101"], "--height must be an even number"),
+        (["--frames", "0"], "--frames: must be >= 1"),
+        (["--height", "101"], "--height: must be an even number"),
     ],
 )
 def test_demo_bad_arguments(tmp_path, capsys, argv, message, standin_weights):

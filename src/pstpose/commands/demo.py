@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pstpose.inference.demo import DemoReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,12 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
     from pstpose.commands import device_from_option
-    from pstpose.inference.demo import run_demo, summary_lines, validate
+    from pstpose.inference.demo import check_demo_options, run_demo
     from pstpose.io import ensure_writable_dir
     from pstpose.models.loading import load_model
     from pstpose.weights import NoDefaultWeightsError
 
-    validate(args.frames, args.height, args.width, args.detector)
+    check_demo_options(args.frames, args.height, args.width, args.detector)
     device = device_from_option(args.device)
     out = Path(args.out)
     ensure_writable_dir(out)
@@ -63,3 +67,24 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(report):
         print(line)
     return 0
+
+
+def summary_lines(report: DemoReport) -> list[str]:
+    """What the command prints after the mAP table."""
+    f = report.files
+    s = report.seconds
+    boxes = (
+        "ground-truth person boxes (HOG finds few synthetic mannequins; try --detector hog)"
+        if report.detector == "gt"
+        else "the HOG people detector (weak on synthetic mannequins: missed people count as misses)"
+    )
+    return [
+        f"{report.frames} frames, {report.persons} persons; boxes: {boxes}",
+        "every frame scored against the clip's ground truth (PoseTrack val labels every 4th frame)",
+        f"time: render {s['render']:.1f} s, predict {s['predict']:.1f} s, evaluate {s['evaluate']:.1f} s, "
+        f"total {s['total']:.1f} s",
+        f"input video:   {f.video}",
+        f"overlay video: {f.overlay}",
+        f"poses (JSON):  {f.json}",
+        f"score again:   pstpose eval --gt {f.gt_dir} --pred {f.pred_dir}",
+    ]

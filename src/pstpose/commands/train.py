@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:  # before the slow model and dataset builds
         problem = check_run_folder(cfg.train.output_dir, args.resume, args.overwrite)
         if problem is not None:
+            if "already holds a run" in problem:
+                problem += " (--resume, --overwrite or --output)"
+            elif "nothing to resume" in problem:
+                problem += "; drop --resume to start a new run"
             raise CLIError(problem)
     try:
         val_fn = _validation_hook(cfg)

@@ -54,7 +54,7 @@ def detect_format(data: Any, source: str | Path | None = None) -> str:
     if has_annolist and has_coco:
         raise PoseTrackFormatError(
             f"{where}: ambiguous format: the file has both 'annolist' (PoseTrack17) and 'images' "
-            "(PoseTrack18/21); remove one or force the format (--format pt17|pt18|pt21)"
+            "(PoseTrack18/21); remove one or set the format explicitly (pt17, pt18 or pt21)"
         )
     if has_annolist:
         return "pt17"
@@ -152,8 +152,8 @@ def load_sequences(directory: str | Path, format: str = "auto") -> list[Sequence
         if seq.format != first.format:
             raise PoseTrackFormatError(
                 f"{directory}: mixed annotation formats: {first.source.name} is {first.format} but "
-                f"{seq.source.name} is {seq.format}; convert the files to one version or force the "
-                "format (--format pt17|pt18|pt21)"
+                f"{seq.source.name} is {seq.format}; convert the files to one version or set the "
+                "format explicitly (pt17, pt18 or pt21)"
             )
     return sequences
 

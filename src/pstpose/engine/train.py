@@ -93,8 +93,8 @@ def check_run_folder(output_dir: str | Path, resume: bool, overwrite: bool) -> s
         return f"{output_dir}: nothing to resume (no last.pt)"
     if not resume and existing and not overwrite:
         return (
-            f"{output_dir}: already holds a run ({', '.join(existing)}); resume it with "
-            f"--resume, pass --overwrite to start again, or choose another output folder"
+            f"{output_dir}: already holds a run ({', '.join(existing)}); resume it, overwrite it to "
+            "start again, or choose another output folder"
         )
     return None
 

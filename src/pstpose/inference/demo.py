@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pstpose.errors import OptionError
 from pstpose.inference.outputs import OutputSpec
 
 SEQUENCE_NAME = "000001_mpii_test"  # a PoseTrack-style name: 6-digit video id → PoseTrack image ids
@@ -77,16 +78,17 @@ def gt_boxes(persons_per_frame) -> dict[int, np.ndarray]:
     return boxes
 
 
-def validate(frames: int, height: int, width: int, detector: str) -> None:
+def check_demo_options(frames: int, height: int, width: int, detector: str) -> None:
+    """Refuse a clip the demo cannot make, before any work."""
     if frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {frames}")
+        raise OptionError("frames", f"must be >= 1, got {frames}")
     if frames > 10_000:
-        raise ValueError(f"--frames must be at most 10000 (PoseTrack image ids hold 4 frame digits), got {frames}")
-    for name, value in (("--height", height), ("--width", width)):
+        raise OptionError("frames", f"must be at most 10000 (PoseTrack image ids hold 4 frame digits), got {frames}")
+    for name, value in (("height", height), ("width", width)):
         if value < 64 or value % 2:
-            raise ValueError(f"{name} must be an even number >= 64 (H.264 needs even sizes), got {value}")
+            raise OptionError(name, f"must be an even number >= 64 (H.264 needs even sizes), got {value}")
     if detector not in DETECTORS:
-        raise ValueError(f"--detector {detector!r}: use one of {', '.join(DETECTORS)}")
+        raise OptionError("detector", f"{detector!r}: use one of {', '.join(DETECTORS)}")
 
 
 def run_demo(
@@ -116,7 +118,7 @@ def run_demo(
     from pstpose.media import write_video
     from pstpose.metrics import evaluate
 
-    validate(frames, height, width, detector)
+    check_demo_options(frames, height, width, detector)
     files = DemoFiles.inside(Path(out), kpt_thr)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -142,24 +144,3 @@ def run_demo(
     seconds["evaluate"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - start
     return DemoReport(files, run.times.frames, run.times.persons, seconds, evaluation, detector)
-
-
-def summary_lines(report: DemoReport) -> list[str]:
-    """What the command prints after the mAP table."""
-    f = report.files
-    s = report.seconds
-    boxes = (
-        "ground-truth person boxes (HOG finds few synthetic mannequins; try --detector hog)"
-        if report.detector == "gt"
-        else "the HOG people detector (weak on synthetic mannequins: missed people count as misses)"
-    )
-    return [
-        f"{report.frames} frames, {report.persons} persons; boxes: {boxes}",
-        "every frame scored against the clip's ground truth (PoseTrack val labels every 4th frame)",
-        f"time: render {s['render']:.1f} s, predict {s['predict']:.1f} s, evaluate {s['evaluate']:.1f} s, "
-        f"total {s['total']:.1f} s",
-        f"input video:   {f.video}",
-        f"overlay video: {f.overlay}",
-        f"poses (JSON):  {f.json}",
-        f"score again:   pstpose eval --gt {f.gt_dir} --pred {f.pred_dir}",
-    ]

@@ -229,7 +229,7 @@ def make_detector(spec: str, device: str = "cpu", score_threshold: float | None 
         return HOGDetector() if score_threshold is None else HOGDetector(score_threshold=score_threshold)
     if kind == "boxes":
         if not arg:
-            raise DetectorError("--detector boxes:FILE needs a file (COCO-style .json or MOT .txt)")
+            raise DetectorError("detector 'boxes:FILE' needs a file after the colon (COCO-style .json or MOT .txt)")
         thr = DEFAULT_SCORE_THRESHOLD if score_threshold is None else score_threshold
         return BoxFileDetector(arg, score_threshold=thr)
     if kind == "torchvision":

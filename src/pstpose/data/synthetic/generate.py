@@ -141,7 +141,7 @@ def generate_dataset(
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"{out}: directory is not empty (pass overwrite=True / --overwrite to write into it)")
+        raise ValueError(f"{out}: directory is not empty (overwrite it explicitly to write into it)")
     if isinstance(preset, SynthPreset):
         preset_name, knobs = "custom", preset
     else:
