@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         # Library code raises these with messages written for users (file and problem named).
         print(f"pstpose {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused something no reader anticipated: name the path
+        where = exc.filename if exc.filename is not None else "a file"
+        print(f"pstpose {args.command}: error: cannot access {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -80,6 +80,57 @@ def ensure_writable_dir(path: str | Path) -> Path:
     return path
 
 
+def _first_existing(path: Path) -> Path:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_files(outputs: dict[str, str | Path | None], inputs: tuple[str | Path, ...] = ()) -> None:
+    """Refuse, before any work, output files that cannot be written or would destroy something.
+
+    ``outputs`` maps a label (what the caller calls the output: a parameter, or a flag on the
+    command line) to a path (None: not requested). Each must not be a folder, must have a folder
+    (existing, or creatable) above it, must not be one of the ``inputs`` (files, or files inside
+    input folders) and must not be another output's path. Nothing is created.
+    """
+    seen: dict[Path, str] = {}
+    input_paths = [Path(p) for p in inputs]
+    for label, value in outputs.items():
+        if value is None:
+            continue
+        path = Path(value)
+        if str(value) == "":
+            raise OutputError(f"{label}: the output path is empty")
+        try:
+            if path.is_dir():
+                raise OutputError(f"{label}: {path} is a folder; give a file name")
+            anchor = _first_existing(path.parent)
+            if not anchor.is_dir():
+                raise OutputError(f"{label}: cannot write {path}: {anchor} is a file, not a folder")
+            if not os.access(anchor, os.W_OK | os.X_OK):
+                raise OutputError(f"{label}: cannot write {path}: folder {anchor} is not writable")
+        except OSError as exc:
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"{label}: cannot write {path} ({exc.strerror or exc})") from None
+        for source in input_paths:
+            if _same_file(path, source) or (source.is_dir() and _same_file(path.parent, source) and path.exists()):
+                raise OutputError(f"{label}: {path} is one of the inputs; writing there would overwrite it")
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise OutputError(f"{label} and {seen[key]} name the same file {path}")
+        seen[key] = label
+
+
 def write_json(path: str | Path, data: Any, indent: int | None = None) -> None:
     """Atomically write JSON (NaN/inf refused: they are not valid JSON)."""
     text = json.dumps(data, indent=indent, allow_nan=False)

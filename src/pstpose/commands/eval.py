@@ -32,7 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pstpose.io import check_output_files
     from pstpose.metrics.posetrack_eval import evaluate
+
+    outputs = {"--out": args.out, "--csv": args.csv, "--markdown": args.markdown}
+    check_output_files(outputs, inputs=(args.gt, args.pred))  # before reading anything
 
     result = evaluate(args.gt, args.pred, mode=args.mode, gt_format=args.format, pred_format=args.pred_format)
     for line in result.warnings:

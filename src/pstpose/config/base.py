@@ -8,13 +8,15 @@ values with the dotted key in the message; ``apply_overrides`` takes command-lin
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import reprlib
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from pstpose.inputs import MAX_TEXT_BYTES, InputFileError, decode_text, load_yaml_text, read_bytes
 
 T = TypeVar("T")
 
@@ -24,6 +26,15 @@ _SCI_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 class ConfigError(ValueError):
     """A configuration value or key is wrong; the message names the key and the source."""
+
+
+_MAX_INT = 2**53  # config integers are counts and sizes; beyond this they are typos or attacks
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so a huge value never floods a message."""
+    text = reprlib.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _type_name(tp: Any) -> str:
@@ -47,16 +58,16 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, arg, key)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(f"{key}: {value!r} matches none of {[_type_name(a) for a in args]}")
+        raise ConfigError(f"{key}: {_short(value)} matches none of {[_type_name(a) for a in args]}")
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping for {tp.__name__}, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping for {tp.__name__}, got {_short(value)}")
         return from_dict(tp, value, prefix=key)
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {_short(value)}")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}")
@@ -66,25 +77,31 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {_short(value)}")
         return dict(value)
     if tp is float:
         if isinstance(value, str) and _SCI_FLOAT.match(value.strip()):
-            return float(value)
+            value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number, got {_short(value)}")
+        if isinstance(value, int) and abs(value) > _MAX_INT:
+            raise ConfigError(f"{key}: {value} is too large")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {_short(value)}")
+        if abs(value) > _MAX_INT:
+            raise ConfigError(f"{key}: {value} is too large (at most {_MAX_INT})")
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+            raise ConfigError(f"{key}: expected true/false, got {_short(value)}")
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {_short(value)}")
         return value
     if tp is Path:
         return Path(value)
@@ -143,9 +160,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key:
         raise ConfigError(f"override {text!r} has an empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from None
+        value = load_yaml_text(raw, f"override {text!r}") if raw.strip() else ""
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
     return key.split("."), value
 
 
@@ -166,16 +183,15 @@ def apply_overrides(cfg: T, overrides: list[str]) -> T:
 
 
 def load_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, with errors that name the file."""
+    """Read a YAML mapping, with errors that name the file (read through ``pstpose.inputs``)."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        text = decode_text(read_bytes(path, "config file", MAX_TEXT_BYTES), path)
+        data = load_yaml_text(text, path)
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

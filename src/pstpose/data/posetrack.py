@@ -17,7 +17,6 @@ format to change that.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -73,32 +72,14 @@ def detect_format(data: Any, source: str | Path | None = None) -> str:
     return "pt18"
 
 
-def _decode_json(raw: bytes) -> Any:
-    """orjson when installed (2-3x faster on large splits), else the standard library.
-
-    orjson refuses what the standard parser tolerates (NaN literals, which the validation must
-    see and report), so anything it rejects is parsed again by ``json``, which also gives the
-    error message.
-    """
-    try:
-        import orjson
-    except ImportError:
-        return json.loads(raw.decode("utf-8"))
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw.decode("utf-8"))
-
-
 def _read_json(path: Path) -> Any:
+    """A PoseTrack file's JSON, read with the package's input limits (``pstpose.inputs``)."""
+    from pstpose.inputs import InputFileError, read_json
+
     try:
-        return _decode_json(path.read_bytes())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PoseTrackFormatError(f"{path}: is a directory, expected a JSON file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PoseTrackFormatError(f"{path}: not valid JSON ({exc})") from None
+        return read_json(path, "PoseTrack file")
+    except InputFileError as exc:
+        raise PoseTrackFormatError(str(exc)) from None
 
 
 def _resolve_format(data: Any, fmt: str, where: str) -> str:
@@ -143,7 +124,7 @@ def load_sequences(directory: str | Path, format: str = "auto") -> list[Sequence
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
-    files = sorted(p for p in directory.glob("*.json") if p.is_file())
+    files = sorted(directory.glob("*.json"))  # a FIFO or folder named *.json is reported, not skipped
     if not files:
         raise PoseTrackFormatError(f"{directory}: no .json files; expected one PoseTrack file per sequence")
     sequences = [load_sequence(p, format=format) for p in files]
