@@ -5,8 +5,10 @@ same load, so the ratio B/A of each pair is the figure to trust. Each revision i
 temporary git worktree and its own copy of the benchmark runs there (the benchmark and the code it
 measures come from the same revision).
 
-    python benchmarks/compare_revisions.py 0784edc HEAD --rounds 3 \\
-        --metric results.0.steady_samples_per_s -- benchmarks/data_loader.py --workers 0 --batches 4
+    python benchmarks/compare_revisions.py --rounds 3 --metric results.0.steady_samples_per_s \\
+        0784edc HEAD -- benchmarks/data_loader.py --workers 0 --batches 4
+
+Options come before the two revisions; everything after ``--`` is the benchmark's command line.
 
 The benchmark must accept ``--out PATH`` (or the flag given by ``--out-flag``) and write JSON there;
 ``--metric`` is a dotted path into that JSON (list items by index). Writes

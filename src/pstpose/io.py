@@ -94,6 +94,53 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def removing_new_folders_on_error(folders: list[str | Path]) -> Iterator[None]:
+    """On an error inside the block, remove the ``folders`` (and parents) it created, if empty.
+
+    Files are atomic already (an error removes their temporary files); this takes away the empty
+    folders that would otherwise be left as the trace of a failed command. Folders that existed
+    before, or that hold anything, are never touched.
+    """
+    new: set[Path] = set()
+    for folder in folders:
+        path = Path(folder)
+        while not path.exists() and path != path.parent:
+            new.add(path)
+            path = path.parent
+    try:
+        yield
+    except BaseException:
+        for path in sorted(new, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+
+
+def check_output_dir(path: str | Path, label: str | None = None) -> Path:
+    """Refuse, before any work and without creating anything, a folder that cannot be written.
+
+    ``path`` may not exist yet (it is created when the first file is written); it must not be a
+    file, and the nearest existing folder above it must be writable. ``label`` (a parameter or a
+    flag) starts the message when given.
+    """
+    path = Path(path)
+    prefix = f"{label}: " if label else ""
+    try:
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{prefix}{path} is a file, expected a folder for the outputs")
+        anchor = _first_existing(path)
+        if not anchor.is_dir():
+            raise OutputError(f"{prefix}cannot create folder {path}: {anchor} is a file, not a folder")
+        if not os.access(anchor, os.W_OK | os.X_OK):
+            raise OutputError(f"{prefix}cannot write into {anchor}: permission denied")
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{prefix}cannot write {path} ({exc.strerror or exc})") from None
+    return path
+
+
 def check_output_files(outputs: dict[str, str | Path | None], inputs: tuple[str | Path, ...] = ()) -> None:
     """Refuse, before any work, output files that cannot be written or would destroy something.
 

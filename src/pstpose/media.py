@@ -55,6 +55,10 @@ def _three_channels(image: np.ndarray) -> np.ndarray:
     return image
 
 
+MAX_IMAGE_PIXELS = 1 << 30  # OpenCV's own default limit (CV_IO_MAX_IMAGE_PIXELS), stated here
+MAX_IMAGE_FILE_BYTES = 1 << 30
+
+
 def read_image(path: str | Path, order: ColorOrder) -> np.ndarray:
     """Decode an image file to an (H, W, 3) uint8 array in colour ``order`` ("bgr" or "rgb").
 
@@ -65,13 +69,28 @@ def read_image(path: str | Path, order: ColorOrder) -> np.ndarray:
 
     if order not in COLOR_ORDERS:
         raise ValueError(f"colour order must be one of {list(COLOR_ORDERS)}, got {order!r}")
+    from pstpose.inputs import InputFileError, read_bytes
+
     path = Path(path)
-    if not path.is_file():
-        raise ImageFileError(f"{path}: no such image file")
-    data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: any path the OS can open
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        raw = read_bytes(path, "image file", MAX_IMAGE_FILE_BYTES)  # regular files only: no FIFO blocks
+    except FileNotFoundError:
+        raise ImageFileError(f"{path}: no such image file") from None
+    except InputFileError as exc:
+        raise ImageFileError(str(exc)) from None
+    data = np.frombuffer(raw, dtype=np.uint8)  # not cv2.imread: any path the OS can open
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error:  # OpenCV refuses headers beyond its pixel limit with an exception
+        raise ImageFileError(
+            f"{path}: image is larger than the reader's limit of {MAX_IMAGE_PIXELS} pixels, or its header is corrupt"
+        ) from None
     if image is None:
-        raise ImageFileError(f"{path}: not a readable image (corrupt or unsupported format)")
+        raise ImageFileError(f"{path}: not a readable image (empty, corrupt or unsupported format)")
+    if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
+        raise ImageFileError(
+            f"{path}: {image.shape[1]}x{image.shape[0]} pixels is over the limit of {MAX_IMAGE_PIXELS}"
+        )
     if image.dtype != np.uint8:  # 16-bit PNG/TIFF
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
     image = _three_channels(image)

@@ -136,10 +136,15 @@ def test_external_data_and_missing_module_guard(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:Exporting to ONNX opset version 99")
-def test_old_opset_and_failed_export_leave_no_file(tmp_path):
+def test_old_opset_and_failed_export_leave_no_file(tmp_path, monkeypatch):
+    import pstpose.export.onnx as onnx_export
+
     model = build_model("tiny", backbone={"depth": 1}).eval()
     with pytest.raises(ExportError, match="opset 20"):
         export_onnx(model, tmp_path / "m.onnx", opset=17)
+    with pytest.raises(ExportError, match=r"opset 99 is newer than .* \(at most \d+\)"):
+        export_onnx(model, tmp_path / "m.onnx", opset=99)
+    monkeypatch.setattr(onnx_export, "max_opset", lambda: 99)  # let it reach the exporter, which fails
     with pytest.raises(ExportError, match="export at opset 99 failed") as failure:
         export_onnx(model, tmp_path / "m.onnx", opset=99)
     assert "\n" not in str(failure.value)  # one line, not the exporter's graph dump

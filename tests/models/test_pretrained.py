@@ -56,7 +56,7 @@ def test_checkpoint_errors_name_the_file_and_problem(tmp_path):
         PSTPose.from_pretrained(folder)
 
     (folder / "config.json").write_text("{not json")
-    with pytest.raises(CheckpointError, match=r"config\.json: not a readable JSON"):
+    with pytest.raises(CheckpointError, match=r"config\.json: not valid JSON"):
         PSTPose.from_pretrained(folder)
 
     del config["model"]["fcg"]["clusters"]

@@ -35,12 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
-    from pstpose.commands import device_from_option
+    from pstpose.commands import FRAME_SIDE, SEED, check_numbers, device_from_option
     from pstpose.inference.demo import check_demo_options, run_demo
     from pstpose.io import ensure_writable_dir
     from pstpose.models.loading import load_model
     from pstpose.weights import NoDefaultWeightsError
 
+    check_numbers(args, {"height": FRAME_SIDE, "width": FRAME_SIDE, "seed": SEED})
     check_demo_options(args.frames, args.height, args.width, args.detector)
     device = device_from_option(args.device)
     out = Path(args.out)

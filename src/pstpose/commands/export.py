@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
     opset = DEFAULT_OPSET if args.opset is None else args.opset
     check_opset(opset)
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    from pstpose.commands import SEED, Limits, check_numbers
+
+    check_numbers(args, {"batch_size": Limits(1, 1024), "seed": SEED})
     require_export_packages()  # before loading anything: the install hint comes first
     out = Path(args.out)
     probe_output(out)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pstpose.cli import CLIError
 from pstpose.inference.outputs import JSON_FORMATS
-from pstpose.io import ensure_writable_dir
+from pstpose.io import check_output_dir, removing_new_folders_on_error
 from pstpose.models.loading import load_model
 from pstpose.weights import NoDefaultWeightsError
 
@@ -55,14 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.detect_every < 1:
-        raise ValueError(f"--detect-every must be >= 1, got {args.detect_every}")
-    if args.frames_per_side is not None and args.frames_per_side < 0:
-        raise ValueError(f"--frames-per-side must be >= 0, got {args.frames_per_side}")
-    if not 0.0 <= args.kpt_thr <= 1.0:
-        raise ValueError(f"--kpt-thr must be in [0, 1], got {args.kpt_thr}")
+    from pstpose.commands import BATCH_SIZE, PROBABILITY, Limits, check_numbers
+
+    check_numbers(
+        args,
+        {
+            "batch_size": BATCH_SIZE,
+            "detect_every": Limits(1, 1_000_000),
+            "frames_per_side": Limits(0, 16),
+            "kpt_thr": PROBABILITY,
+            "det_thr": PROBABILITY,
+            "fps": Limits(0, 1000, low_open=True),
+        },
+    )
 
 
 def output_spec(args: argparse.Namespace) -> OutputSpec:
@@ -85,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
     spec = output_spec(args)
     source = open_source(args.source, fps=args.fps)
     device = device_from_option(args.device)
-    for folder in sorted({p.parent for p in spec.paths(source.name).values()}):
-        ensure_writable_dir(folder)  # before the model and the detector load
+    folders = sorted({p.parent for p in spec.paths(source.name).values()})
+    for folder in folders:
+        check_output_dir(folder, "--out")  # before the model and the detector load; nothing created yet
     detector = make_detector(args.detector, device=device, score_threshold=args.det_thr)
     try:
         model = load_model(args.weights, device)
@@ -103,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         score_by_box=args.score_by_box,
         keep_images=False,
     )
-    run = predictor.predict_to_files(source, spec, progress=not args.no_progress)
+    with removing_new_folders_on_error(folders):  # a bad frame midway leaves no empty output folders
+        run = predictor.predict_to_files(source, spec, progress=not args.no_progress)
     if isinstance(detector, BoxFileDetector) and detector.frames_matched == 0 and run.times.frames:
         print(f"warning: {args.detector}: no frame of {args.source} matched an entry of the box file", file=sys.stderr)
     print(run.summary())

@@ -23,7 +23,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pstpose.commands import FRAME_SIDE, SEED, Limits, check_numbers
     from pstpose.data.synthetic import generate_dataset, make_contact_sheet
+
+    check_numbers(
+        args,
+        {
+            "videos": Limits(1, 100_000),
+            "val_videos": Limits(0, 100_000),
+            "frames": Limits(1, 10_000),
+            "height": FRAME_SIDE,
+            "width": FRAME_SIDE,
+            "seed": SEED,
+            "workers": Limits(1, 64),
+        },
+    )
+    from pstpose.io import check_output_files
+
+    check_output_files({"--contact-sheet": args.contact_sheet})  # before the dataset, not after it
 
     start = time.perf_counter()
     summary = generate_dataset(

@@ -72,14 +72,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.max_samples is not None and args.max_samples < 1:
-        raise ValueError(f"--max-samples must be >= 1, got {args.max_samples}")
-    if args.workers is not None and args.workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {args.workers}")
-    if args.box_threshold is not None and not 0.0 <= args.box_threshold <= 1.0:
-        raise ValueError(f"--box-threshold must be in [0, 1], got {args.box_threshold}")
+    from pstpose.commands import BATCH_SIZE, PROBABILITY, WORKERS, Limits, check_numbers
+
+    check_numbers(
+        args,
+        {
+            "batch_size": BATCH_SIZE,
+            "max_samples": Limits(1, 10**9),
+            "workers": WORKERS,
+            "box_threshold": PROBABILITY,
+        },
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -125,4 +125,58 @@ def model_config_from_dict(data: dict, prefix: str = "model") -> ModelConfig:
     """ModelConfig from plain data; a ``preset`` key supplies the defaults the rest overrides."""
     preset = data.get("preset", "vitpose-b")
     base = to_dict(model_preset(preset))
-    return from_dict(ModelConfig, merge_dict(base, data), prefix=prefix)
+    cfg = from_dict(ModelConfig, merge_dict(base, data), prefix=prefix)
+    check_model_config(cfg, prefix)
+    return cfg
+
+
+# Limits far above every published model, so that a typo (an extra zero or six) is refused before
+# gigabytes are allocated rather than after.
+MODEL_LIMITS: dict[str, int] = {
+    "embed_dim": 8192,
+    "depth": 256,
+    "num_heads": 256,
+    "num_keypoints": 1024,
+    "frames_per_side": 16,
+    "image_side": 4096,
+    "dim": 8192,
+}
+
+
+def check_model_config(cfg: ModelConfig, prefix: str = "model") -> None:
+    """Refuse an architecture that cannot be built (or would be absurdly large), naming the key."""
+
+    def bounded(key: str, value: int, limit_key: str, low: int = 1) -> None:
+        limit = MODEL_LIMITS[limit_key]
+        if not low <= value <= limit:
+            raise ConfigError(f"{prefix}.{key}: must be between {low} and {limit}, got {value}")
+
+    b = cfg.backbone
+    bounded("backbone.embed_dim", b.embed_dim, "embed_dim")
+    bounded("backbone.depth", b.depth, "depth")
+    bounded("backbone.num_heads", b.num_heads, "num_heads")
+    bounded("backbone.patch_size", b.patch_size, "image_side")
+    if b.embed_dim % b.num_heads:
+        raise ConfigError(
+            f"{prefix}.backbone.num_heads: {b.num_heads} does not divide backbone.embed_dim {b.embed_dim}"
+        )
+    if not b.mlp_ratio > 0:
+        raise ConfigError(f"{prefix}.backbone.mlp_ratio: must be positive, got {b.mlp_ratio}")
+    bounded("num_keypoints", cfg.num_keypoints, "num_keypoints")
+    bounded("frames_per_side", cfg.frames_per_side, "frames_per_side", low=0)
+    for side in cfg.image_size:
+        if not 1 <= side <= MODEL_LIMITS["image_side"] or side % b.patch_size:
+            raise ConfigError(
+                f"{prefix}.image_size: each side must be a multiple of the patch size {b.patch_size} "
+                f"up to {MODEL_LIMITS['image_side']}, got {tuple(cfg.image_size)}"
+            )
+    for name in ("dfe", "fcg", "dsf"):
+        section = getattr(cfg, name)
+        if not section.enabled:
+            continue
+        bounded(f"{name}.dim", section.dim, "dim")
+        bounded(f"{name}.num_heads", section.num_heads, "num_heads")
+        if section.dim % section.num_heads:
+            raise ConfigError(
+                f"{prefix}.{name}.num_heads: {section.num_heads} does not divide {name}.dim {section.dim}"
+            )

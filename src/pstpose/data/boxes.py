@@ -14,13 +14,14 @@ form detectors return), sorted by descending score. ``xyxy_to_xywh`` converts fo
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from pstpose.inputs import InputFileError, decode_text, read_bytes, read_json
 
 DEFAULT_SCORE_THRESHOLD = 0.2
 PERSON_CATEGORY_ID = 1
@@ -101,12 +102,12 @@ def load_coco_detections(
     category count as persons). Zero-size boxes are kept here: the predictor decides about them.
     """
     path = Path(path)
-    if not path.is_file():
-        raise BoxFileError(f"{path}: box file not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BoxFileError(f"{path}: not valid JSON ({exc})") from None
+        data = read_json(path, "box file")
+    except FileNotFoundError:
+        raise BoxFileError(f"{path}: box file not found") from None
+    except InputFileError as exc:
+        raise BoxFileError(str(exc)) from None
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         data = data["annotations"]
     if not isinstance(data, list):
@@ -129,6 +130,8 @@ def load_coco_detections(
         if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
             raise BoxFileError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
         x, y, w, h = (_number(v, "bbox value", where) for v in bbox)
+        if w < 0 or h < 0:
+            raise BoxFileError(f"{where}: bbox width and height must not be negative, got {bbox!r}")
         score = _number(det.get("score", 1.0), "score", where)
         name = det.get("image_name", det.get("file_name"))
         if isinstance(name, str):
@@ -148,13 +151,13 @@ def load_mot_boxes(path: str | Path, score_threshold: float = DEFAULT_SCORE_THRE
     skipped.
     """
     path = Path(path)
-    if not path.is_file():
-        raise BoxFileError(f"{path}: box file not found")
     rows: dict[int, list] = defaultdict(list)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise BoxFileError(f"{path}: not a text file ({exc})") from None
+        lines = decode_text(read_bytes(path, "box file"), path).splitlines()
+    except FileNotFoundError:
+        raise BoxFileError(f"{path}: box file not found") from None
+    except InputFileError as exc:
+        raise BoxFileError(str(exc)) from None
     for lineno, line in enumerate(lines, start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -173,6 +176,8 @@ def load_mot_boxes(path: str | Path, score_threshold: float = DEFAULT_SCORE_THRE
         if frame != int(frame) or frame < 1:
             raise BoxFileError(f"{where}: frame must be an integer >= 1 (MOT frames are 1-based), got {parts[0]}")
         x, y, w, h = values[2:6]
+        if w < 0 or h < 0:
+            raise BoxFileError(f"{where}: box width and height must not be negative, got {line!r}")
         score = values[6] if len(values) > 6 else 1.0
         if score == -1:
             score = 1.0

@@ -57,12 +57,29 @@ def require_export_packages() -> tuple[ModuleType, ModuleType]:
     return onnx, onnxruntime
 
 
+def max_opset() -> int:
+    """The newest opset both the installed ``onnx`` and torch's exporter know."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    try:
+        from torch.onnx import _constants
+
+        newest = min(newest, int(_constants.ONNX_MAX_OPSET))
+    except (ImportError, AttributeError):  # a torch without the constant: onnx's word stands
+        pass
+    return newest
+
+
 def check_opset(opset: int) -> None:
     if not isinstance(opset, int) or opset < MIN_OPSET:
         raise ExportError(
             f"opset {opset!r} is too old: DSF samples a 5-D volume and ONNX GridSample accepts "
             f"5-D inputs only from opset {MIN_OPSET} on"
         )
+    newest = max_opset()
+    if opset > newest:
+        raise ExportError(f"opset {opset} is newer than the installed onnx and torch support (at most {newest})")
 
 
 def _model_config(model: nn.Module):

@@ -214,8 +214,11 @@ class VideoSource(FrameSource):
 def _image_files(candidates: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     images, others = [], []
     for p in candidates:
-        if p.is_file():
-            (images if p.suffix.lower() in IMAGE_EXTENSIONS else others).append(p)
+        if p.is_dir():
+            continue
+        # Anything else named like an image is a frame: a FIFO or a broken link among the frames
+        # is reported by the reader, not skipped (a skipped frame shifts every later one).
+        (images if p.suffix.lower() in IMAGE_EXTENSIONS else others).append(p)
     images.sort(key=lambda p: natural_key(str(p)))
     return images, others
 

@@ -87,10 +87,12 @@ def _pretrained_files(path: Path) -> tuple[Path, Path]:
 
 def read_pretrained_config(config_path: Path) -> ModelConfig:
     """The ModelConfig stored in a pretrained folder's config.json (errors name the file)."""
+    from pstpose.inputs import MAX_TEXT_BYTES, InputFileError, read_json
+
     try:
-        data = json.loads(config_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path}: not a readable JSON file ({exc})") from None
+        data = read_json(config_path, "config file", MAX_TEXT_BYTES)
+    except InputFileError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != PRETRAINED_FORMAT or not isinstance(data.get("model"), dict):
         raise CheckpointError(f"{config_path}: not a PSTPose pretrained config (expected format {PRETRAINED_FORMAT!r})")
     if data.get("version") != PRETRAINED_VERSION:
@@ -123,6 +125,33 @@ def check_shapes(model_state: dict[str, torch.Tensor], state: dict[str, torch.Te
             )
 
 
+def cast_to_model(
+    state: dict[str, torch.Tensor], model_state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """``state`` with every floating tensor in the model's dtype (half, bfloat16 and double
+    checkpoints are common and load as the model needs), refusing what cannot be weights.
+
+    Refused, naming the key: a value that is not a tensor, an integer or boolean tensor where the
+    model holds floats (or the reverse), and non-finite values (a diverged run's weights).
+    """
+    out = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{source}: {key} is a {type(value).__name__}, not a tensor")
+        target = model_state.get(key)
+        if target is None:
+            out[key] = value
+            continue
+        if value.is_floating_point() != target.is_floating_point() or value.is_complex():
+            raise CheckpointError(f"{source}: {key} has dtype {value.dtype}, the model expects {target.dtype}")
+        if value.is_floating_point():
+            if not bool(torch.isfinite(value).all()):
+                raise CheckpointError(f"{source}: {key} holds NaN or infinite values; these weights are not usable")
+            value = value.to(target.dtype)
+        out[key] = value
+    return out
+
+
 def read_pretrained(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> tuple[dict[str, torch.Tensor], ModelConfig]:
@@ -147,6 +176,7 @@ def model_from_state(state: dict[str, torch.Tensor], config: ModelConfig, source
         except ConfigError as exc:
             raise CheckpointError(f"{source}: {exc}") from None
     model_state = model.state_dict()
+    state = cast_to_model(state, model_state, source)
     check_shapes(model_state, state, source)
     missing = sorted(set(model_state) - set(state))
     unexpected = sorted(set(state) - set(model_state))
