@@ -11,7 +11,8 @@ measures come from the same revision).
 Options come before the two revisions; everything after ``--`` is the benchmark's command line.
 
 The benchmark must accept ``--out PATH`` (or the flag given by ``--out-flag``) and write JSON there;
-``--metric`` is a dotted path into that JSON (list items by index). Writes
+``--metric`` is a dotted path into that JSON (list items by index); write ``--out-flag=--output``
+(with ``=``) for a flag that itself starts with dashes. Writes
 benchmarks/results/compare_<benchmark>.json with every run and the median ratio.
 """
 

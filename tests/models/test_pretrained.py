@@ -78,7 +78,7 @@ def test_checkpoint_errors_name_the_file_and_problem(tmp_path):
         PSTPose.from_pretrained(folder)
 
     (folder / "model.safetensors").unlink()
-    with pytest.raises(CheckpointNotFoundError, match=r"model\.safetensors: missing"):
+    with pytest.raises(CheckpointNotFoundError, match=r"model\.safetensors is missing"):
         PSTPose.from_pretrained(folder)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pstpose.data.posetrack_common import PoseTrackFormatError, frame_index_from_name, unwrap
+from pstpose.data.posetrack_common import PoseTrackFormatError, flag_field, frame_index_from_name, unwrap
 from pstpose.data.records import Frame, Person
 from pstpose.keypoints import NUM_JOINTS, NUM_PT17_JOINTS, PT17_TO_SLOT
 
@@ -34,6 +34,8 @@ def parse_annolist(data: dict, where: str) -> list[Frame]:
     annolist = data.get("annolist")
     if not isinstance(annolist, list):
         raise PoseTrackFormatError(f"{where}: 'annolist' must be a list of frames")
+    if not annolist:
+        raise PoseTrackFormatError(f"{where}: 'annolist' is empty; a sequence file lists every frame of its video")
     frames = []
     for i, entry in enumerate(annolist):
         field = f"annolist[{i}]"
@@ -44,17 +46,22 @@ def parse_annolist(data: dict, where: str) -> list[Frame]:
 
 
 def _parse_frame(entry: dict, position: int, where: str, field: str) -> Frame:
+    if "image" not in entry:
+        raise PoseTrackFormatError(f'{where}: {field}.image is missing (expected [{{"name": ...}}])')
     image = unwrap(entry.get("image"))
     name = image.get("name") if isinstance(image, dict) else None
-    name = unwrap(name) if name is not None else ""
-    if not isinstance(name, str):
+    if not isinstance(unwrap(name), str):
         raise PoseTrackFormatError(f"{where}: {field}.image[0].name must be a string")
+    name = unwrap(name)
     rects = entry.get("annorect") or []
     if not isinstance(rects, list):
         raise PoseTrackFormatError(f"{where}: {field}.annorect must be a list of persons")
     persons = [_parse_rect(r, where, f"{field}.annorect[{k}]") for k, r in enumerate(rects)]
     index = frame_index_from_name(name, first=1)
-    labeled = unwrap(entry["is_labeled"]) if "is_labeled" in entry else bool(persons)
+    if "is_labeled" in entry:
+        labeled = flag_field(unwrap(entry["is_labeled"]), where, f"{field}.is_labeled")
+    else:
+        labeled = bool(persons)
     image_id = unwrap(entry.get("imgnum")) if "imgnum" in entry else None
     return Frame(
         file_name=name,

@@ -31,6 +31,35 @@ def number_list(value: Any, where: str, field: str) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
+def integer_field(value: Any, where: str, field: str) -> int:
+    """A JSON integer (not a boolean, not a float, not a string); else an error naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PoseTrackFormatError(f"{where}: {field} must be an integer, got {_short(value)}")
+    return value
+
+
+def flag_field(value: Any, where: str, field: str) -> bool:
+    """A JSON boolean, or 0/1 as some converters write it; the string "false" is not read as true."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise PoseTrackFormatError(f"{where}: {field} must be true or false (or 0/1), got {_short(value)}")
+
+
+def string_field(value: Any, where: str, field: str) -> str:
+    if not isinstance(value, str):
+        raise PoseTrackFormatError(f"{where}: {field} must be a string, got {_short(value)}")
+    return value
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    import reprlib
+
+    text = reprlib.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _first_bad(values: list) -> Any:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)):

@@ -12,8 +12,10 @@ the previous file untouched. (A model alone, for inference, is a pretrained fold
 
 from __future__ import annotations
 
+import pickle
 import random
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +51,36 @@ def copy_training_state(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
+def _refused_global(message: str) -> str:
+    """The global torch's unpickler refused (``os.system``, say), found in its message, or ''."""
+    import re
+
+    match = re.search(r"(?:GLOBAL|global) ([\w.]+)", message)
+    return f"it asks for {match.group(1)}" if match else ""
+
+
 def load_training_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a training state safely (``weights_only=True``); errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointNotFoundError(f"{path}: training state not found")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols would precede our one line
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own message advises weights_only=False: never repeat that about a file that
+        # may carry a payload. Name what was refused, on one line.
+        refused = _refused_global(str(exc))
+        if not refused:
+            raise CheckpointError(f"{path}: not a readable training state (corrupt, or not a PyTorch file)") from None
+        raise CheckpointError(
+            f"{path}: refused: the file holds Python objects other than tensors and plain data ({refused}); "
+            "pstpose reads only tensors from checkpoints, never running pickled code"
+        ) from None
     except Exception as exc:  # torch raises several types for truncated/foreign files
-        raise CheckpointError(f"{path}: not a readable training state ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable training state ({type(exc).__name__}: {first[:160]})") from None
     if not isinstance(state, dict) or state.get("format") != TRAINING_STATE_FORMAT:
         raise CheckpointError(f"{path}: not a pstpose training state (no '{TRAINING_STATE_FORMAT}' tag)")
     if state.get("version", 0) > TRAINING_STATE_VERSION:

@@ -81,7 +81,10 @@ def _pretrained_files(path: Path) -> tuple[Path, Path]:
     weights, config = paths
     for f in (weights, config):
         if not f.is_file():
-            raise CheckpointNotFoundError(f"{f}: missing (a pretrained folder is {WEIGHTS_NAME} + {CONFIG_NAME})")
+            given = "" if f == path or path.is_dir() else f"{path}: "
+            raise CheckpointNotFoundError(
+                f"{given}{f} is missing (a pretrained model is {WEIGHTS_NAME} with its {CONFIG_NAME} beside it)"
+            )
     return weights, config
 
 
