@@ -134,3 +134,32 @@ def test_write_video_roundtrip(tmp_path):
     with pytest.raises(ValueError, match="none.mp4: no frames to write"):
         write_video(tmp_path / "none.mp4", [])
     assert not (tmp_path / "none.mp4").exists()
+
+
+@pytest.mark.parametrize("fps", [float("inf"), float("nan"), 0.0, -5.0, 1e9])
+def test_video_writer_falls_back_from_impossible_rates(tmp_path, fps):
+    """A rate read from a hostile file's metadata must neither spin nor encode: the default is used."""
+    from pstpose.media import DEFAULT_FPS
+
+    path = tmp_path / "v.mp4"
+    with VideoWriter(path, fps=fps) as writer:
+        for i in range(3):
+            writer.write(np.full((64, 64, 3), 60 * i, dtype=np.uint8))
+    assert writer.fps == DEFAULT_FPS
+    assert open_source(path).fps == pytest.approx(DEFAULT_FPS, rel=0.01)
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]  # no temporary file left
+
+
+def test_image_beyond_the_pixel_limit_is_refused_by_name(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path = tmp_path / "huge.png"
+    header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
+    idat = chunk(b"IDAT", zlib.compress(b"\x00" * 16))  # a few bytes of data behind a 3.6-gigapixel header
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b""))
+    with pytest.raises(ImageFileError, match=r"huge\.png: image is larger than the reader's limit of 1073741824 pixels"):
+        read_image(path, "rgb")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -55,6 +56,7 @@ def _three_channels(image: np.ndarray) -> np.ndarray:
     return image
 
 
+MAX_FPS = 1000.0
 MAX_IMAGE_PIXELS = 1 << 30  # OpenCV's own default limit (CV_IO_MAX_IMAGE_PIXELS), stated here
 MAX_IMAGE_FILE_BYTES = 1 << 30
 
@@ -126,7 +128,10 @@ class VideoWriter:
         preset: str | None = DEFAULT_PRESET,
     ):
         self.path = Path(path)
-        self.fps = float(fps) if fps and fps > 0 else DEFAULT_FPS
+        # A rate from a file's metadata can be 0, NaN or infinite: fall back rather than encode
+        # (or loop) at an impossible rate. Rates given by a user are checked where they are given.
+        usable = fps is not None and math.isfinite(float(fps)) and 0 < float(fps) <= MAX_FPS
+        self.fps = float(fps) if usable else DEFAULT_FPS
         self.codecs = codecs
         self.allow_cv2 = allow_cv2
         self.crf = int(crf)

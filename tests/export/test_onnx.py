@@ -201,7 +201,7 @@ def test_cli_removes_a_file_that_fails_the_check(weights_dir, tmp_path, monkeypa
     "case, message",
     [
         ("missing-weights", "weights not found"),
-        ("weights-without-config", "config.json: missing"),
+        ("weights-without-config", "config.json is missing"),
         ("out-is-folder", "is a folder"),
         ("out-under-a-file", "is a file, not a folder"),
         ("old-opset", "opset 20"),

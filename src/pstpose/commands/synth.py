@@ -25,13 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pstpose.commands import FRAME_SIDE, SEED, Limits, check_numbers
     from pstpose.data.synthetic import generate_dataset, make_contact_sheet
+    from pstpose.data.synthetic.generate import MAX_FRAMES, MAX_VIDEOS
 
     check_numbers(
         args,
         {
-            "videos": Limits(1, 100_000),
-            "val_videos": Limits(0, 100_000),
-            "frames": Limits(1, 10_000),
+            "videos": Limits(1, MAX_VIDEOS),
+            "val_videos": Limits(0, MAX_VIDEOS),
+            "frames": Limits(1, MAX_FRAMES),
             "height": FRAME_SIDE,
             "width": FRAME_SIDE,
             "seed": SEED,

@@ -78,6 +78,9 @@ def gt_boxes(persons_per_frame) -> dict[int, np.ndarray]:
     return boxes
 
 
+MAX_CLIP_BYTES = 4 * 1024**3
+
+
 def check_demo_options(frames: int, height: int, width: int, detector: str) -> None:
     """Refuse a clip the demo cannot make, before any work."""
     if frames < 1:
@@ -89,6 +92,13 @@ def check_demo_options(frames: int, height: int, width: int, detector: str) -> N
             raise OptionError(name, f"must be an even number >= 64 (H.264 needs even sizes), got {value}")
     if detector not in DETECTORS:
         raise OptionError("detector", f"{detector!r}: use one of {', '.join(DETECTORS)}")
+    clip_bytes = frames * height * width * 3  # the rendered clip is held in memory
+    if clip_bytes > MAX_CLIP_BYTES:
+        raise OptionError(
+            "frames",
+            f"{frames} frames of {width}x{height} need {clip_bytes / 1024**3:.1f} GiB of memory, over the "
+            f"demo's limit of {MAX_CLIP_BYTES / 1024**3:.0f} GiB; use fewer or smaller frames",
+        )
 
 
 def run_demo(

@@ -107,6 +107,25 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+JPEG_BYTES_PER_PIXEL = 0.25  # the synthetic frames' JPEG size, measured at quality 90 (~0.1-0.2), rounded up
+
+
+def check_disk_space(out: Path, frames: int, height: int, width: int) -> None:
+    """Refuse, before rendering, a dataset that cannot fit on the disk that would hold it."""
+    import shutil
+
+    anchor = out
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    need = int(frames * height * width * JPEG_BYTES_PER_PIXEL)
+    free = shutil.disk_usage(anchor).free
+    if need > free:
+        raise ValueError(
+            f"{out}: {frames} frames of {width}x{height} need about {need / 1024**3:.1f} GiB, "
+            f"but only {free / 1024**3:.1f} GiB is free there"
+        )
+
+
 def generate_dataset(
     out_dir: str | Path,
     *,
@@ -147,6 +166,7 @@ def generate_dataset(
     else:
         preset_name, knobs = preset, get_preset(preset)
     plan_sequence(seed=0, frames=1, height=height, width=width, preset=knobs)  # validates sizes early
+    check_disk_space(out, (videos + val_videos) * frames, height, width)
 
     jobs = [
         SequenceJob(
