@@ -161,5 +161,7 @@ def test_image_beyond_the_pixel_limit_is_refused_by_name(tmp_path):
     header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
     idat = chunk(b"IDAT", zlib.compress(b"\x00" * 16))  # a few bytes of data behind a 3.6-gigapixel header
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b""))
-    with pytest.raises(ImageFileError, match=r"huge\.png: image is larger than the reader's limit of 1073741824 pixels"):
+    with pytest.raises(
+        ImageFileError, match=r"huge\.png: image is larger than the reader's limit of 1073741824 pixels"
+    ):
         read_image(path, "rgb")
