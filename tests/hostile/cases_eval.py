@@ -28,6 +28,7 @@ def _mutated(
     names: tuple[str, ...] = (),
     expect: str = "error",
     family: str = "eval-json",
+    check=None,
 ) -> Case:
     """A case whose GT (or prediction) document is ``mutate(valid document)`` (in place or returned)."""
 
@@ -40,7 +41,8 @@ def _mutated(
         g, p = eval_pair(folder, gt=doc if target == "gt" else gt, pred=doc if target == "pred" else pred, fmt=fmt)
         return _argv(g, p)
 
-    check = (lambda folder, stdout: _assert_map(stdout, 100.0)) if expect == "ok" else None
+    if check is None and expect == "ok":
+        check = lambda folder, stdout: _assert_map(stdout, 100.0)  # noqa: E731
     return Case(family, f"{fmt}-{target}-{name}", build, expect=expect, names=lambda f: [FILE, *names], check=check)
 
 

@@ -112,6 +112,8 @@ def judge(case: Case, folder: Path, outcome: Outcome) -> list[str]:
         return [f"{kind}: {type(outcome.crashed).__name__}: {outcome.crashed}"]
     if outcome.changed_inputs:
         problems.append(f"inputs changed: {outcome.changed_inputs}")
+    if "Warning:" in outcome.stderr:  # a library's warning (numpy, torch) is not a message for users
+        problems.append(f"a Python warning reached the user: {outcome.stderr.strip()[-300:]!r}")
     if case.expect == "ok":
         if outcome.status != 0:
             problems.append(f"expected success, got exit {outcome.status}: {outcome.stderr.strip()[-400:]}")

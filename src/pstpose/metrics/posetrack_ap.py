@@ -110,7 +110,7 @@ def _assign_chunk(
 
     # Joint matches: both have the joint and distance / head size <= threshold (inclusive).
     diff = a.pr_xy[pi] - a.gt_xy[gi]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf distances never match
         dist = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]) / a.gt_head[gi][:, None]
     match = a.pr_has[pi] & a.gt_has[gi] & (dist <= threshold)
 
