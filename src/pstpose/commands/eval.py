@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="write the results (full precision) as JSON here")
     parser.add_argument("--csv", type=Path, help="write the tables as CSV (one decimal) here")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown (one decimal) here")
+    parser.add_argument(
+        "--temporal",
+        action="store_true",
+        help="also report keypoint error by true joint speed and jitter (acceleration error); needs GT "
+        "on consecutive frames",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,19 +44,35 @@ def run(args: argparse.Namespace) -> int:
     outputs = {"--out": args.out, "--csv": args.csv, "--markdown": args.markdown}
     check_output_files(outputs, inputs=(args.gt, args.pred))  # before reading anything
 
-    result = evaluate(args.gt, args.pred, mode=args.mode, gt_format=args.format, pred_format=args.pred_format)
+    gt, pred = args.gt, args.pred
+    if args.temporal:  # read once, for both measures
+        from pstpose.metrics.posetrack_eval import read_sequences
+
+        gt = read_sequences(args.gt, args.format, "GT")
+        pred = read_sequences(args.pred, args.pred_format, "prediction")
+    result = evaluate(gt, pred, mode=args.mode, gt_format=args.format, pred_format=args.pred_format)
     for line in result.warnings:
         print(line, file=sys.stderr)
     print(result.table())
-    _write_outputs(args, result)
+    temporal = None
+    if args.temporal:
+        from pstpose.metrics.temporal import temporal_metrics
+
+        temporal = temporal_metrics(gt, pred)
+        print()
+        print(temporal.table())
+    _write_outputs(args, result, temporal)
     return 0
 
 
-def _write_outputs(args: argparse.Namespace, result) -> None:
+def _write_outputs(args: argparse.Namespace, result, temporal=None) -> None:
     from pstpose.io import atomic_open, write_json
 
     if args.out:
-        write_json(args.out, result.to_dict(), indent=2)
+        document = result.to_dict()
+        if temporal is not None:
+            document["temporal"] = temporal.to_dict()
+        write_json(args.out, document, indent=2)
     if args.csv:
         with atomic_open(args.csv) as fh:
             fh.write(result.csv())

@@ -20,7 +20,8 @@ DEFAULT_MODE: dict[str, str] = {"pt17": "posetrack", "pt18": "posetrack", "pt21"
 MATCH_THRESHOLD = 0.5  # distance / head size, inclusive
 
 
-def _as_sequences(source: str | Path | SequenceABC[Sequence], fmt: str, what: str) -> list[Sequence]:
+def read_sequences(source: str | Path | SequenceABC[Sequence], fmt: str, what: str) -> list[Sequence]:
+    """A directory of per-sequence files, one file, or Sequence records, as a list of records."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
@@ -64,8 +65,8 @@ def evaluate(
     file and the fix) for inputs the official tools refuse; accepted problems become
     ``EvalResult.warnings``.
     """
-    gt_seqs = _as_sequences(gt, gt_format, "GT")
-    pred_seqs = _as_sequences(pred, pred_format, "prediction")
+    gt_seqs = read_sequences(gt, gt_format, "GT")
+    pred_seqs = read_sequences(pred, pred_format, "prediction")
     gt_fmt = _common_format(gt_seqs, "GT")
     pred_fmt = _common_format(pred_seqs, "predictions")
     mode = mode or DEFAULT_MODE[gt_fmt]
