@@ -144,39 +144,83 @@ MODEL_LIMITS: dict[str, int] = {
 
 
 def check_model_config(cfg: ModelConfig, prefix: str = "model") -> None:
-    """Refuse an architecture that cannot be built (or would be absurdly large), naming the key."""
+    """Refuse an architecture that cannot be built, cannot give (B, K, H/4, W/4) heatmaps, or is
+    absurdly large, naming the key. The one owner of these rules: configs are checked when read,
+    and ``PSTPose`` checks the config it is given."""
+
+    def need(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            raise ConfigError(f"{prefix}.{key}: {message}")
 
     def bounded(key: str, value: int, limit_key: str, low: int = 1) -> None:
         limit = MODEL_LIMITS[limit_key]
-        if not low <= value <= limit:
-            raise ConfigError(f"{prefix}.{key}: must be between {low} and {limit}, got {value}")
+        need(low <= value <= limit, key, f"must be between {low} and {limit}, got {value}")
 
     b = cfg.backbone
+    need(cfg.variant in ("pstpose", "baseline"), "variant", f"must be 'pstpose' or 'baseline', got {cfg.variant!r}")
     bounded("backbone.embed_dim", b.embed_dim, "embed_dim")
     bounded("backbone.depth", b.depth, "depth")
     bounded("backbone.num_heads", b.num_heads, "num_heads")
     bounded("backbone.patch_size", b.patch_size, "image_side")
-    if b.embed_dim % b.num_heads:
-        raise ConfigError(
-            f"{prefix}.backbone.num_heads: {b.num_heads} does not divide backbone.embed_dim {b.embed_dim}"
-        )
-    if not b.mlp_ratio > 0:
-        raise ConfigError(f"{prefix}.backbone.mlp_ratio: must be positive, got {b.mlp_ratio}")
+    need(
+        b.embed_dim % b.num_heads == 0,
+        "backbone.num_heads",
+        f"{b.num_heads} does not divide backbone.embed_dim {b.embed_dim}",
+    )
+    need(b.mlp_ratio > 0, "backbone.mlp_ratio", f"must be positive, got {b.mlp_ratio}")
     bounded("num_keypoints", cfg.num_keypoints, "num_keypoints")
     bounded("frames_per_side", cfg.frames_per_side, "frames_per_side", low=0)
-    for side in cfg.image_size:
-        if not 1 <= side <= MODEL_LIMITS["image_side"] or side % b.patch_size:
-            raise ConfigError(
-                f"{prefix}.image_size: each side must be a multiple of the patch size {b.patch_size} "
-                f"up to {MODEL_LIMITS['image_side']}, got {tuple(cfg.image_size)}"
-            )
+    h, w = cfg.image_size
+    need(
+        all(1 <= side <= MODEL_LIMITS["image_side"] and side % b.patch_size == 0 for side in (h, w)),
+        "image_size",
+        f"each side must be a multiple of the patch size {b.patch_size} up to {MODEL_LIMITS['image_side']}, "
+        f"got {tuple(cfg.image_size)}",
+    )
+    head = cfg.head
+    need(head.kind in ("classic", "simple"), "head.kind", f"must be 'classic' or 'simple', got {head.kind!r}")
+    # Heatmaps are always at stride 4 of the input: each deconvolution halves the token stride.
+    need(
+        head.kind != "classic" or b.patch_size == 4 * 2**head.num_deconv,
+        "head.num_deconv",
+        f"{head.num_deconv} gives heatmaps at stride {b.patch_size // 2**head.num_deconv} for patch size "
+        f"{b.patch_size}; stride 4 needs num_deconv = log2(patch_size / 4)",
+    )
+    need(
+        head.kind != "simple" or b.patch_size == 16, "head.kind", "the simple head upsamples x4: patch_size must be 16"
+    )
+    n_tokens = cfg.num_frames * (h // b.patch_size) * (w // b.patch_size)
     for name in ("dfe", "fcg", "dsf"):
         section = getattr(cfg, name)
-        if not section.enabled:
+        if not section.enabled:  # a module switched off (an ablation) is not built
             continue
         bounded(f"{name}.dim", section.dim, "dim")
         bounded(f"{name}.num_heads", section.num_heads, "num_heads")
-        if section.dim % section.num_heads:
-            raise ConfigError(
-                f"{prefix}.{name}.num_heads: {section.num_heads} does not divide {name}.dim {section.dim}"
-            )
+        need(
+            section.dim % section.num_heads == 0,
+            f"{name}.num_heads",
+            f"{section.num_heads} does not divide {name}.dim {section.dim}",
+        )
+        need(section.mlp_ratio > 0, f"{name}.mlp_ratio", f"must be positive, got {section.mlp_ratio}")
+    need(
+        cfg.variant == "baseline" or not cfg.dfe.enabled or (cfg.dfe.dim // cfg.dfe.num_heads) % 2 == 0,
+        "dfe.num_heads",
+        "the head size (dim / num_heads) must be even: it splits into a +/- half",
+    )
+    if cfg.fcg.enabled and cfg.variant != "baseline":
+        need(
+            1 <= cfg.fcg.num_clusters <= n_tokens,
+            "fcg.num_clusters",
+            f"must be in 1..{n_tokens} (the clip's tokens), got {cfg.fcg.num_clusters}",
+        )
+        need(1 <= cfg.fcg.knn < n_tokens, "fcg.knn", f"must be in 1..{n_tokens - 1}, got {cfg.fcg.knn}")
+    if cfg.dsf.enabled and cfg.variant != "baseline":
+        need(
+            cfg.dsf.offset_groups >= 1 and cfg.dsf.num_heads % cfg.dsf.offset_groups == 0,
+            "dsf.offset_groups",
+            f"{cfg.dsf.offset_groups} does not divide dsf.num_heads {cfg.dsf.num_heads}",
+        )
+        need(cfg.dsf.offset_kernel % 2 == 1, "dsf.offset_kernel", f"must be odd, got {cfg.dsf.offset_kernel}")
+        need(
+            cfg.dsf.offset_range >= 0 and cfg.dsf.offset_range_t >= 0, "dsf.offset_range", "offset ranges must be >= 0"
+        )

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from pstpose.config import ConfigError, ModelConfig, from_dict, merge_dict, model_preset, to_dict
+from pstpose.config.model import check_model_config
 from pstpose.models.dfe import DifferentialAttention, lambda_init_for_depth
 from pstpose.models.dsf import DeformableFusion
 from pstpose.models.fcg import ClusterGuidance
@@ -18,54 +19,6 @@ from pstpose.models.vit import ViTBackbone, token_grid_size
 from pstpose.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 REFINEMENT_STAGES = ("dfe", "fcg", "dsf")
-
-
-def validate_model_config(cfg: ModelConfig) -> None:
-    """Refuse configurations that cannot build or cannot give (B, K, H/4, W/4) heatmaps."""
-
-    def need(ok: bool, message: str) -> None:
-        if not ok:
-            raise ConfigError(f"model config: {message}")
-
-    bb = cfg.backbone
-    need(cfg.variant in ("pstpose", "baseline"), f"variant must be 'pstpose' or 'baseline', got {cfg.variant!r}")
-    need(cfg.frames_per_side >= 0, f"frames_per_side must be >= 0, got {cfg.frames_per_side}")
-    need(cfg.num_keypoints > 0, f"num_keypoints must be > 0, got {cfg.num_keypoints}")
-    need(bb.embed_dim % bb.num_heads == 0, f"backbone.embed_dim {bb.embed_dim} not divisible by {bb.num_heads} heads")
-    need(bb.depth >= 1, "backbone.depth must be >= 1")
-    h, w = cfg.image_size
-    gh, gw = token_grid_size(cfg.image_size, bb.patch_size)
-    need(
-        h > 0 and w > 0 and (gh * bb.patch_size, gw * bb.patch_size) == (h, w),
-        f"image_size {tuple(cfg.image_size)} must be a multiple of the patch size {bb.patch_size}",
-    )
-    need(cfg.head.kind in ("classic", "simple"), f"head.kind must be 'classic' or 'simple', got {cfg.head.kind!r}")
-    # Heatmaps are always at stride 4 of the input: each deconvolution halves the token stride.
-    need(
-        cfg.head.kind != "classic" or bb.patch_size == 4 * 2**cfg.head.num_deconv,
-        f"head.num_deconv {cfg.head.num_deconv} gives heatmaps at stride {bb.patch_size // 2**cfg.head.num_deconv}"
-        f" for patch size {bb.patch_size}; stride 4 needs num_deconv = log2(patch_size / 4)",
-    )
-    need(cfg.head.kind != "simple" or bb.patch_size == 16, "the simple head upsamples x4: patch_size must be 16")
-    n_tokens = cfg.num_frames * gh * gw
-    for name in REFINEMENT_STAGES:
-        sec = getattr(cfg, name)
-        need(
-            sec.dim > 0 and sec.dim % sec.num_heads == 0, f"{name}.dim {sec.dim} not divisible by {sec.num_heads} heads"
-        )
-        need(sec.mlp_ratio > 0, f"{name}.mlp_ratio must be > 0")
-    need(
-        cfg.variant == "baseline" or (cfg.dfe.dim // cfg.dfe.num_heads) % 2 == 0,
-        "dfe head size (dim / num_heads) must be even: it splits into a +/- half",
-    )
-    need(1 <= cfg.fcg.num_clusters <= n_tokens, f"fcg.num_clusters must be in 1..{n_tokens} (the clip's tokens)")
-    need(1 <= cfg.fcg.knn < n_tokens, f"fcg.knn must be in 1..{n_tokens - 1}")
-    need(
-        cfg.dsf.offset_groups >= 1 and cfg.dsf.num_heads % cfg.dsf.offset_groups == 0,
-        f"dsf.num_heads {cfg.dsf.num_heads} not divisible by offset_groups {cfg.dsf.offset_groups}",
-    )
-    need(cfg.dsf.offset_kernel % 2 == 1, "dsf.offset_kernel must be odd")
-    need(cfg.dsf.offset_range >= 0 and cfg.dsf.offset_range_t >= 0, "dsf offset ranges must be >= 0")
 
 
 def _refinement_mixer(name: str, cfg: ModelConfig, grid: TokenGrid) -> nn.Module:
@@ -88,7 +41,7 @@ class PSTPose(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        validate_model_config(config)
+        check_model_config(config)
         self.config = config
         c = config.backbone.embed_dim
         gh, gw = token_grid_size(config.image_size, config.backbone.patch_size)
