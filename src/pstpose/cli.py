@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "eval": "evaluate PoseTrack prediction files against ground truth (per-joint mAP)",
     "synth": "generate a synthetic video pose dataset in PoseTrack18 format",
     "export": "export a model to ONNX and check it against PyTorch",
+    "ablate": "train and evaluate a study's variants x seeds (resumable) and summarise them",
     "info": "versions, devices and model presets",
 }
 

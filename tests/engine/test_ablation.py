@@ -1,0 +1,121 @@
+"""`pstpose ablate`: a tiny study runs, resumes without redoing finished runs, and summarises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pstpose.cli import main
+from pstpose.engine import ablation
+
+BASE = {
+    "model": {
+        "preset": "tiny",
+        "image_size": [64, 48],
+        "fcg": {"num_clusters": 8, "knn": 3},
+    },
+    "data": {"format": "pt18", "heatmap_size": [16, 12]},
+    "train": {
+        "epochs": 1,
+        "batch_size": 4,
+        "lr": 1.0e-3,
+        "milestones": [1],
+        "warmup_iters": 1,
+        "workers": 0,
+        "device": "cpu",
+        "log_every": 1,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("study_data") / "ds"
+    assert main(["synth", str(root), "--videos", "1", "--val-videos", "1", "--frames", "4", "--seed", "3"]) == 0
+    return root
+
+
+def _study(tmp_path: Path, dataset: Path, **extra) -> Path:
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
+    study = {
+        "name": "tiny-study",
+        "base": str(tmp_path / "base.yaml"),
+        "out": str(tmp_path / "study"),
+        "data": {"train": str(dataset), "tests": {"standard": str(dataset)}},
+        "variants": {"full": {}, "no-dsf": {"model.dsf.enabled": False}},
+        "seeds": [0, 1],
+        **extra,
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def test_study_runs_resumes_and_summarises(tmp_path, dataset, monkeypatch, capsys):
+    path = _study(tmp_path, dataset)
+    assert main(["ablate", str(path), "--only", "full"]) == 0
+    study = ablation.load_study(path)
+    done = {v: [(study.run_dir(v, s) / "results.json").exists() for s in (0, 1)] for v in ("full", "no-dsf")}
+    assert done == {"full": [True, True], "no-dsf": [False, False]}
+    first = json.loads((study.run_dir("full", 0) / "results.json").read_text())
+    assert first["variant"] == "full" and first["seed"] == 0
+    assert 0.0 <= first["tests"]["standard"]["ap"]["Mean"] <= 100.0
+    assert first["config"]["train"]["seed"] == 0 and first["config"]["data"]["root"] == str(dataset)
+    stamps = {s: (study.run_dir("full", s) / "results.json").stat().st_mtime_ns for s in (0, 1)}
+
+    calls = []
+    real = ablation.run_one
+    monkeypatch.setattr(ablation, "run_one", lambda st, v, s, init, log: calls.append((v, s)) or real(st, v, s, init, log))
+    assert main(["ablate", str(path)]) == 0
+    assert calls == [("no-dsf", 0), ("no-dsf", 1)]  # finished runs are never redone
+    assert {s: (study.run_dir("full", s) / "results.json").stat().st_mtime_ns for s in (0, 1)} == stamps
+
+    summary = json.loads((study.out / "summary.json").read_text())
+    assert summary["runs_finished"] == 4 and set(summary["variants"]) == {"full", "no-dsf"}
+    entry = summary["variants"]["no-dsf"]["tests"]["standard"]
+    aps = [json.loads((study.run_dir("no-dsf", s) / "results.json").read_text())["tests"]["standard"]["ap"]["Mean"] for s in (0, 1)]
+    assert entry["ap_mean"] == pytest.approx(sum(aps) / 2, abs=1e-3)
+    assert "ap_diff_vs_reference" in entry
+    assert "| no-dsf |" in (study.out / "summary.md").read_text()
+
+    calls.clear()
+    assert main(["ablate", str(path)]) == 0 and calls == []  # nothing left to do
+
+
+def test_a_half_finished_run_resumes_from_its_last_checkpoint(tmp_path, dataset, monkeypatch):
+    path = _study(tmp_path, dataset)
+    study = ablation.load_study(path)
+    study.variants = {"full": []}
+    study.seeds = [0]
+    from pstpose.engine.build import build_from_experiment
+
+    seen = []
+
+    def spy(cfg, resume=False, **kwargs):
+        seen.append(resume)
+        return build_from_experiment(cfg, resume=resume, **kwargs)
+
+    monkeypatch.setattr("pstpose.engine.build.build_from_experiment", spy)
+    ablation.run_one(study, "full", 0, None, log=lambda text: None)
+    (study.run_dir("full", 0) / "results.json").unlink()  # as if stopped after training
+    ablation.run_study(study, log=lambda text: None)
+    assert seen == [False, True]
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"seeds": []}, "seeds must be a non-empty list"),
+        ({"variants": {"bad name!": {}}}, "variant name"),
+        ({"colour": 1}, "unknown key"),
+        ({"data": {"train": "x"}}, "data needs 'train'"),
+    ],
+)
+def test_bad_study_files_are_refused_by_name(tmp_path, dataset, change, message, capsys):
+    path = _study(tmp_path, dataset, **change)
+    assert main(["ablate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "study.yaml" in err
