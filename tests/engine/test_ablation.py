@@ -68,7 +68,9 @@ def test_study_runs_resumes_and_summarises(tmp_path, dataset, monkeypatch, capsy
 
     calls = []
     real = ablation.run_one
-    monkeypatch.setattr(ablation, "run_one", lambda st, v, s, init, log: calls.append((v, s)) or real(st, v, s, init, log))
+    monkeypatch.setattr(
+        ablation, "run_one", lambda st, v, s, init, log: calls.append((v, s)) or real(st, v, s, init, log)
+    )
     assert main(["ablate", str(path)]) == 0
     assert calls == [("no-dsf", 0), ("no-dsf", 1)]  # finished runs are never redone
     assert {s: (study.run_dir("full", s) / "results.json").stat().st_mtime_ns for s in (0, 1)} == stamps
@@ -76,7 +78,10 @@ def test_study_runs_resumes_and_summarises(tmp_path, dataset, monkeypatch, capsy
     summary = json.loads((study.out / "summary.json").read_text())
     assert summary["runs_finished"] == 4 and set(summary["variants"]) == {"full", "no-dsf"}
     entry = summary["variants"]["no-dsf"]["tests"]["standard"]
-    aps = [json.loads((study.run_dir("no-dsf", s) / "results.json").read_text())["tests"]["standard"]["ap"]["Mean"] for s in (0, 1)]
+    aps = [
+        json.loads((study.run_dir("no-dsf", s) / "results.json").read_text())["tests"]["standard"]["ap"]["Mean"]
+        for s in (0, 1)
+    ]
     assert entry["ap_mean"] == pytest.approx(sum(aps) / 2, abs=1e-3)
     assert "ap_diff_vs_reference" in entry
     assert "| no-dsf |" in (study.out / "summary.md").read_text()
