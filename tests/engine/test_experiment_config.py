@@ -13,6 +13,7 @@ from pstpose.config import (
 EXPECTED = {f"posetrack{y}_{m}" for y in (17, 18, 21) for m in ("vitpose-b", "vitpose-h")} | {
     "synthetic_tiny",
     "synthetic_tiny_hires",
+    "synthetic_study",
 }
 
 
@@ -27,6 +28,10 @@ def test_every_shipped_config_loads_with_the_recipe():
         if name == "synthetic_tiny":
             assert cfg.model.preset == "tiny" and cfg.model.backbone.embed_dim == 128
             assert cfg.train.init_weights is None
+            continue
+        if name == "synthetic_study":  # the ablation study's recipe: short, the same for every variant
+            assert cfg.model.preset == "tiny" and tuple(cfg.model.image_size) == (128, 96)
+            assert (cfg.train.epochs, cfg.train.milestones, cfg.train.val_every) == (6, (4, 5), 0)
             continue
         if name == "synthetic_tiny_hires":  # the second step starts from the first one's best.pt
             assert cfg.model.preset == "tiny" and tuple(cfg.model.image_size) == (192, 144)

@@ -140,6 +140,34 @@ def _out_case(command: str, name: str, argv, names, outputs=lambda f: []) -> Cas
 
 CASES += [
     _out_case(
+        "demo",
+        "empty-weights-leaves-no-folder",
+        lambda f: ["--out", str(f / "demo"), "--weights", "", "--no-progress"],
+        ("weights",),
+        outputs=lambda f: [f / "demo"],
+    ),
+    _out_case(
+        "train",
+        "missing-data-leaves-no-folder",
+        lambda f: ["synthetic_tiny", "--output", str(f / "run"), "--set", f"data.root={f / 'nowhere'}"],
+        ("nowhere",),
+        outputs=lambda f: [f / "run"],
+    ),
+    _out_case(
+        "train",
+        "missing-init-weights-leaves-no-folder",
+        lambda f: ["synthetic_tiny", "--output", str(f / "run"), "--set", f"train.init_weights={f / 'w.pt'}"],
+        ("w.pt",),
+        outputs=lambda f: [f / "run"],
+    ),
+    _out_case(
+        "export",
+        "opset-beyond-the-exporter",
+        lambda f: ["--preset", "tiny", "--out", str(f / "m.onnx"), "--opset", "21"],
+        ("opset 21",),
+        outputs=lambda f: [f / "m.onnx"],
+    ),
+    _out_case(
         "predict",
         "out-is-a-file",
         lambda f: [str(frames_folder(f)), "--detector", f"boxes:{box_file(f)}", "--out", str(_a_file(f))],

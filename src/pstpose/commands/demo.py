@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pstpose.cli import CLIError
     from pstpose.commands import FRAME_SIDE, SEED, check_numbers, device_from_option
-    from pstpose.inference.demo import check_demo_options, run_demo
-    from pstpose.io import ensure_writable_dir
+    from pstpose.inference.demo import check_demo_options
+    from pstpose.io import check_output_dir, removing_new_folders_on_error
     from pstpose.models.loading import load_model
     from pstpose.weights import NoDefaultWeightsError
 
@@ -45,22 +45,13 @@ def run(args: argparse.Namespace) -> int:
     check_demo_options(args.frames, args.height, args.width, args.detector)
     device = device_from_option(args.device)
     out = Path(args.out)
-    ensure_writable_dir(out)
+    check_output_dir(out, "--out")  # nothing is created before the weights load
     try:  # before rendering: missing weights fail fast
         model = load_model(args.weights, device)
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
-    report = run_demo(
-        model,
-        out,
-        frames=args.frames,
-        seed=args.seed,
-        height=args.height,
-        width=args.width,
-        detector=args.detector,
-        device=device,
-        progress=not args.no_progress,
-    )
+    with removing_new_folders_on_error([out]):
+        report = _run(args, model, out, device)
     for line in report.evaluation.warnings:
         print(line, file=sys.stderr)
     print(report.evaluation.table())
@@ -89,3 +80,19 @@ def summary_lines(report: DemoReport) -> list[str]:
         f"poses (JSON):  {f.json}",
         f"score again:   pstpose eval --gt {f.gt_dir} --pred {f.pred_dir}",
     ]
+
+
+def _run(args: argparse.Namespace, model, out: Path, device: str):
+    from pstpose.inference.demo import run_demo
+
+    return run_demo(
+        model,
+        out,
+        frames=args.frames,
+        seed=args.seed,
+        height=args.height,
+        width=args.width,
+        detector=args.detector,
+        device=device,
+        progress=not args.no_progress,
+    )

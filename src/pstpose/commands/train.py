@@ -61,10 +61,14 @@ def run(args: argparse.Namespace) -> int:
             elif "nothing to resume" in problem:
                 problem += "; drop --resume to start a new run"
             raise CLIError(problem)
+    from pstpose.io import removing_new_folders_on_error
+
     try:
-        val_fn = _validation_hook(cfg)
-        trainer = build.build_from_experiment(cfg, resume=args.resume, val_fn=val_fn)
-        trainer.fit(resume=args.resume, overwrite=args.overwrite)
+        # A run that fails before writing anything (bad data, bad init weights) leaves no folder.
+        with removing_new_folders_on_error([cfg.train.output_dir]):
+            val_fn = _validation_hook(cfg)
+            trainer = build.build_from_experiment(cfg, resume=args.resume, val_fn=val_fn)
+            trainer.fit(resume=args.resume, overwrite=args.overwrite)
     finally:
         teardown_distributed()
     return 0

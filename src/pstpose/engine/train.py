@@ -48,7 +48,7 @@ from pstpose.engine.training_state import (
     save_training_state,
     seed_everything,
 )
-from pstpose.io import atomic_open, ensure_writable_dir
+from pstpose.io import atomic_open, check_output_dir
 
 # The validation hook: val_fn(model, epoch) -> {metric: value}; pstpose.engine.validation makes the real one.
 ValFn = Callable[[nn.Module, int], dict]
@@ -85,7 +85,7 @@ def check_run_folder(output_dir: str | Path, resume: bool, overwrite: bool) -> s
     """What is wrong with starting (or resuming) a run in ``output_dir``: None when nothing."""
     output_dir = Path(output_dir)
     try:
-        ensure_writable_dir(output_dir)
+        check_output_dir(output_dir)  # creates nothing: a refused run leaves no folder behind
     except OSError as exc:
         return str(exc)
     existing = [name for name in RUN_FILES if (output_dir / name).exists()]

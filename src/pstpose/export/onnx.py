@@ -58,14 +58,15 @@ def require_export_packages() -> tuple[ModuleType, ModuleType]:
 
 
 def max_opset() -> int:
-    """The newest opset both the installed ``onnx`` and torch's exporter know."""
+    """The newest opset both the installed ``onnx`` and torch's (TorchScript-based) exporter know."""
     import onnx
 
     newest = onnx.defs.onnx_opset_version()
     try:
         from torch.onnx import _constants
 
-        newest = min(newest, int(_constants.ONNX_MAX_OPSET))
+        limit = getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", _constants.ONNX_MAX_OPSET)
+        newest = min(newest, int(limit))
     except (ImportError, AttributeError):  # a torch without the constant: onnx's word stands
         pass
     return newest
