@@ -31,6 +31,7 @@ EXTRA_MODULES = {
     "onnx": ["onnx", "onnxruntime"],
     "torchvision": ["torchvision"],
     "hub": ["huggingface_hub"],
+    "plots": ["matplotlib"],
 }
 
 
@@ -191,7 +192,7 @@ def _extra_requirements(extra: str) -> set[str]:
 def test_each_extra_names_its_packages_and_they_import(extra):
     assert {m.lower() for m in EXTRA_MODULES[extra]} == _extra_requirements(extra)
     all_extra = _extra_requirements("all")
-    assert all_extra == {"pstpose"}, "[all] is the union of the feature extras (pstpose[onnx,torchvision,hub])"
+    assert all_extra == {"pstpose"}, "[all] is the union of the feature extras (pstpose[onnx,torchvision,hub,plots])"
     missing = [m for m in EXTRA_MODULES[extra] if importlib.util.find_spec(m) is None]
     if missing and extra not in CI_EXTRAS:
         pytest.skip(f"extra [{extra}] not installed here: {missing}")

@@ -85,6 +85,11 @@ def test_study_runs_resumes_and_summarises(tmp_path, dataset, monkeypatch, capsy
     assert entry["ap_mean"] == pytest.approx(sum(aps) / 2, abs=1e-3)
     assert "ap_diff_vs_reference" in entry
     assert "| no-dsf |" in (study.out / "summary.md").read_text()
+    import cv2
+
+    for name in ("ap.png", "error_by_speed.png"):
+        image = cv2.imread(str(study.out / name))
+        assert image is not None and image.shape[0] > 100 and image.std() > 5  # a drawn plot, not a blank
 
     calls.clear()
     assert main(["ablate", str(path)]) == 0 and calls == []  # nothing left to do

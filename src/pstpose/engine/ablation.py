@@ -480,6 +480,64 @@ def summary_markdown(summary: dict, study: Study) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_plots(summary: dict, study: Study) -> list[Path]:
+    """``ap.png`` (mAP per variant and test set, with the seeds' intervals) and
+    ``error_by_speed.png`` (keypoint error against true joint speed per variant, one panel per
+    test set). Needs matplotlib (the ``[plots]`` extra); without it, no plots and an empty list."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    from pstpose.io import atomic_path
+
+    variants = list(summary["variants"])
+    tests = [t.name for t in study.tests]
+    if not variants:
+        return []
+    written = []
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(tests), 3.6))
+    width = 0.8 / len(variants)
+    for k, variant in enumerate(variants):
+        entries = [summary["variants"][variant]["tests"].get(t, {}) for t in tests]
+        means = [e.get("ap_mean") or 0.0 for e in entries]
+        errors = [0.0 if e.get("ap_low") is None else (e["ap_high"] - e["ap_low"]) / 2 for e in entries]
+        xs = [i + (k - (len(variants) - 1) / 2) * width for i in range(len(tests))]
+        ax.bar(xs, means, width, yerr=errors, label=variant, capsize=2)
+    ax.set_xticks(range(len(tests)), tests)
+    ax.set_ylabel("mAP")
+    ax.set_title(f"{study.name}: mAP per test set (95% interval over seeds)")
+    ax.legend(fontsize=7, ncols=min(len(variants), 4))
+    fig.tight_layout()
+    with atomic_path(study.out / "ap.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    written.append(study.out / "ap.png")
+
+    fig, axes = plt.subplots(1, len(tests), figsize=(3.0 * len(tests), 3.0), sharey=True, squeeze=False)
+    for ax, test in zip(axes[0], tests):
+        for variant in variants:
+            rows = summary["variants"][variant]["tests"].get(test, {}).get("error_by_speed", [])
+            points = [(k, r["mean_error_px"]) for k, r in enumerate(rows) if r["mean_error_px"] is not None]
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=variant)
+        if rows := summary["variants"][variants[0]]["tests"].get(test, {}).get("error_by_speed", []):
+            labels = [f"{r['lo']:g}-{'' if r['hi'] is None else format(r['hi'], 'g')}" for r in rows]
+            ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_title(test, fontsize=9)
+        ax.set_xlabel("true joint speed (px/frame)", fontsize=8)
+    axes[0][0].set_ylabel("keypoint error (px)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(study.out / "error_by_speed.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    written.append(study.out / "error_by_speed.png")
+    return written
+
+
 def write_summary(study: Study) -> dict:
     from pstpose.io import atomic_open, write_json
 
@@ -487,4 +545,5 @@ def write_summary(study: Study) -> dict:
     write_json(study.out / "summary.json", summary, indent=1)
     with atomic_open(study.out / "summary.md") as fh:
         fh.write(summary_markdown(summary, study))
+    summary["plots"] = [str(p) for p in write_plots(summary, study)]
     return summary
