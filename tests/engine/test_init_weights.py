@@ -154,3 +154,23 @@ def test_a_foreign_weights_folder_is_read_as_vitpose(tmp_path):
     assert summary.startswith(f"{folder}: ViTPose weights (mmpose)") and "0 missing" in summary
     got = target.state_dict()
     assert all(torch.equal(got[k], v) for k, v in source.state_dict().items() if k.startswith(("backbone.", "head.")))
+
+
+def test_a_single_frame_model_initialises_a_clip_model(tmp_path):
+    """T = 1 -> T = 3: the backbone and head are shared; the one temporal entry starts every frame."""
+    import torch
+
+    from pstpose.engine.init_weights import load_init_weights
+    from pstpose.models.pretrained import save_pretrained
+    from pstpose.models.pstpose import build_model
+
+    off = {"enabled": False}
+    single = build_model("tiny", image_size=(64, 48), frames_per_side=0, dfe=off, fcg=off, dsf=off)
+    with torch.no_grad():
+        single.temporal_embed.normal_()
+    save_pretrained(single, tmp_path / "single")
+    clip = build_model("tiny", image_size=(64, 48), frames_per_side=1, fcg={"num_clusters": 8, "knn": 3})
+    summary = load_init_weights(clip, tmp_path / "single")
+    assert "temporal table broadcast from 1 to 3 frames" in summary
+    assert torch.equal(clip.temporal_embed, single.temporal_embed.expand(1, 3, 1, -1))
+    assert torch.equal(clip.backbone.pos_embed, single.backbone.pos_embed)

@@ -66,6 +66,16 @@ def load_init_weights(model: nn.Module, path: str | Path) -> str:
         except ValueError as exc:
             raise CheckpointError(f"{path}: {key}: {exc}") from None
         resized = f", position table resized to {model.backbone.grid}"
+    key = "temporal_embed"  # (1, T, 1, C): another clip length
+    if key in state and key in model_state and state[key].shape != model_state[key].shape:
+        old, new = state[key], model_state[key]
+        if old.shape[0] == 1 and old.shape[2:] == new.shape[2:] and old.shape[1] == 1:
+            # A single-frame model's one entry is what its backbone saw: every frame starts there.
+            state[key] = old.expand_as(new).clone()
+            resized += f", temporal table broadcast from 1 to {new.shape[1]} frames"
+        elif old.shape[2:] == new.shape[2:]:
+            del state[key]  # no faithful mapping between two clip lengths: keep the initial table
+            resized += f", temporal table for {old.shape[1]} frames not used ({new.shape[1]} here)"
     check_shapes(model_state, state, path)
     shared = {k: v for k, v in state.items() if k in model_state}
     if not shared:
