@@ -47,3 +47,24 @@ def test_yaml_errors_name_the_file(tmp_path):
         load_yaml(bad)
     with pytest.raises(ConfigError, match="missing.yaml"):
         load_yaml(tmp_path / "missing.yaml")
+
+
+# The published ViTPose backbones (ViTPose's configs ViTPose_{small,base,large,huge}_coco_256x192.py
+# in the ViTAE-Transformer/ViTPose repository; the same numbers in transformers' VitPose model
+# cards): embed_dim, depth, num_heads, mlp_ratio, LayerNorm eps, drop_path_rate.
+PUBLISHED_VITPOSE = {
+    "vitpose-s": (384, 12, 12, 4.0, 1e-6, 0.1),
+    "vitpose-b": (768, 12, 12, 4.0, 1e-6, 0.3),
+    "vitpose-l": (1024, 24, 16, 4.0, 1e-6, 0.5),
+    "vitpose-h": (1280, 32, 16, 4.0, 1e-6, 0.55),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_VITPOSE))
+def test_vitpose_presets_equal_the_published_configurations(name):
+    b = model_preset(name).backbone
+    assert (b.embed_dim, b.depth, b.num_heads, b.mlp_ratio, b.layer_norm_eps, b.drop_path_rate) == PUBLISHED_VITPOSE[
+        name
+    ]
+    assert b.patch_size == 16 and b.qkv_bias
+    assert b.embed_dim // b.num_heads in (32, 64, 80)  # S: 32; B: 64; L: 64; H: 80

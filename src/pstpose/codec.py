@@ -238,14 +238,17 @@ def decode_heatmaps(
     return coords.reshape(n, k, 2), scores.reshape(n, k)
 
 
-def flip_back(heatmaps_of_flipped: Heatmaps) -> Heatmaps:
+def flip_back(heatmaps_of_flipped: Heatmaps, permutation: list[int] | None = None) -> Heatmaps:
     """Heatmaps predicted on horizontally mirrored crops → heatmaps of the unmirrored crops.
 
-    Mirror the maps' width axis and swap left/right channels. With the stride-4 convention of
+    Mirror the maps' width axis and swap left/right channels (``permutation``: the model's joint
+    set's ``flip_permutation()``; PoseTrack's by default). With the stride-4 convention of
     ``pstpose.preprocess`` a mirrored crop is exactly a mirrored heatmap: no pixel shift.
     Works on numpy arrays and torch tensors of shape (..., K, h, w).
     """
-    perm = flip_permutation()
+    perm = flip_permutation() if permutation is None else list(permutation)
+    if len(perm) != heatmaps_of_flipped.shape[-3]:
+        raise ValueError(f"a flip permutation of {len(perm)} joints for {heatmaps_of_flipped.shape[-3]} heatmaps")
     if hasattr(heatmaps_of_flipped, "flip"):  # torch
         return heatmaps_of_flipped.flip(-1)[..., perm, :, :]
     return np.asarray(heatmaps_of_flipped)[..., perm, :, ::-1]

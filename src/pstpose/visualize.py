@@ -1,4 +1,4 @@
-"""Drawing poses: skeleton in the PoseTrack layout, left/right colours, per-track boxes."""
+"""Drawing poses: the joint set's skeleton, left/right colours, per-track boxes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import colorsys
 
 import numpy as np
 
-from pstpose.keypoints import DRAW_SKELETON, NUM_JOINTS, SIDE_COLORS_BGR, UNANNOTATED_JOINTS, limb_side, side
+from pstpose.keypoints import POSETRACK, SIDE_COLORS_BGR, JointSet
 
 
 def track_color(track_id: int | None) -> tuple[int, int, int]:
@@ -26,27 +26,30 @@ def draw_poses(
     track_ids: list[int] | np.ndarray | None = None,
     kpt_thr: float = 0.3,
     thickness: int | None = None,
+    joints: JointSet = POSETRACK,
 ) -> np.ndarray:
     """Return a copy of ``image_bgr`` with poses drawn.
 
-    keypoints: (N, 17, 2) image coordinates; scores: (N, 17) or None (all drawn); boxes: (N, 4)
-    as [x1, y1, x2, y2] or None. Joints under ``kpt_thr`` and the never-annotated ears are hidden.
+    keypoints: (N, K, 2) image coordinates in ``joints``' order; scores: (N, K) or None (all
+    drawn); boxes: (N, 4) as [x1, y1, x2, y2] or None. Joints under ``kpt_thr`` and the set's
+    never-annotated ones (PoseTrack's ears) are hidden.
     """
     import cv2
 
     out = np.ascontiguousarray(image_bgr.copy())
-    kpts = np.asarray(keypoints, dtype=np.float64).reshape(-1, NUM_JOINTS, 2)
+    k = len(joints)
+    kpts = np.asarray(keypoints, dtype=np.float64).reshape(-1, k, 2)
     n = len(kpts)
     if scores is None:
-        scores = np.ones((n, NUM_JOINTS))
-    scores = np.asarray(scores, dtype=np.float64).reshape(n, NUM_JOINTS)
+        scores = np.ones((n, k))
+    scores = np.asarray(scores, dtype=np.float64).reshape(n, k)
     if thickness is None:
         thickness = max(1, int(round(min(out.shape[:2]) / 240)))
     radius = thickness + 1
     for i in range(n):
         tid = None if track_ids is None else int(track_ids[i])
         visible = (scores[i] >= kpt_thr) & np.isfinite(kpts[i]).all(axis=1)
-        visible[list(UNANNOTATED_JOINTS)] = False
+        visible[list(joints.unannotated)] = False
         if boxes is not None:
             x1, y1, x2, y2 = (int(round(v)) for v in boxes[i])
             color = track_color(tid)
@@ -61,14 +64,14 @@ def draw_poses(
                 cv2.putText(
                     out, label, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
                 )
-        for a, b in DRAW_SKELETON:
+        for a, b in joints.skeleton:
             if visible[a] and visible[b]:
                 pa = tuple(int(round(v)) for v in kpts[i, a])
                 pb = tuple(int(round(v)) for v in kpts[i, b])
-                cv2.line(out, pa, pb, SIDE_COLORS_BGR[limb_side(a, b)], thickness, cv2.LINE_AA)
+                cv2.line(out, pa, pb, SIDE_COLORS_BGR[joints.limb_side(a, b)], thickness, cv2.LINE_AA)
         for j in np.flatnonzero(visible):
             p = tuple(int(round(v)) for v in kpts[i, j])
-            cv2.circle(out, p, radius, SIDE_COLORS_BGR[side(int(j))], -1, cv2.LINE_AA)
+            cv2.circle(out, p, radius, SIDE_COLORS_BGR[joints.side(int(j))], -1, cv2.LINE_AA)
     return out
 
 

@@ -75,7 +75,7 @@ def test_flip_test_without_the_left_right_swap_would_fail(scene, synth, monkeypa
     """Guard that the previous test can fail: a flip-back that forgets the swap is caught."""
     import pstpose.inference.predictor as predictor_module
 
-    monkeypatch.setattr(predictor_module, "flip_back", lambda y: y.flip(-1))
+    monkeypatch.setattr(predictor_module, "flip_back", lambda y, perm=None: y.flip(-1))
     folder, _, truth, boxes = scene
     results = PosePredictor(synth.ColourOracle(), boxes, flip=True)(folder)
     assert _errors(results, truth).max() > 10

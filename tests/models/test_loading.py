@@ -72,18 +72,26 @@ def test_bad_paths_are_named(saved, tmp_path):
     with pytest.raises(CheckpointNotFoundError, match=re.escape(f"{missing}: weights not found")) as info:
         load_model(missing)
     assert isinstance(info.value, FileNotFoundError) and "--" not in str(info.value)
-    other = tmp_path / "weights.bin"
+    other = tmp_path / "weights.txt"
     other.write_bytes(b"\0")
     with pytest.raises(CheckpointError, match=re.escape(f"{other}: not a weights file this package reads")):
         load_model(other)
+    corrupt = tmp_path / "weights.bin"
+    corrupt.write_bytes(b"\0")
+    with pytest.raises(CheckpointError, match=re.escape(f"{corrupt}: not a readable checkpoint")):
+        load_model(corrupt)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a training state")
-    with pytest.raises(CheckpointError, match=re.escape(f"{junk}: not a readable training state")):
+    with pytest.raises(CheckpointError, match=re.escape(f"{junk}: not a readable checkpoint")):
         load_model(junk)
-    vitpose = tmp_path / "vitpose.pth"
-    torch.save({"state_dict": {"backbone.pos_embed": torch.zeros(1)}}, vitpose)
-    with pytest.raises(CheckpointError, match=re.escape(f"{vitpose}: not a pstpose training state")):
+    vitpose = tmp_path / "vitpose.pth"  # ViTPose-like keys, but no patch embedding: named, not guessed
+    torch.save({"state_dict": {"backbone.blocks.0.norm1.weight": torch.zeros(1)}}, vitpose)
+    with pytest.raises(CheckpointError, match=re.escape(f"{vitpose}: no patch embedding")):
         load_model(vitpose)
+    unknown = tmp_path / "other.pth"
+    torch.save({"state_dict": {"encoder.weight": torch.zeros(1)}}, unknown)
+    with pytest.raises(CheckpointError, match=re.escape(f"{unknown}: not a weights file this package reads")):
+        load_model(unknown)
 
 
 def test_a_training_state_whose_weights_do_not_match_its_config(saved, tmp_path):

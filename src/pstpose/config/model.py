@@ -73,6 +73,9 @@ class ModelConfig:
     preset: str = "vitpose-b"
     variant: str = "pstpose"  # "pstpose" | "baseline" (standard spatiotemporal self-attention)
     num_keypoints: int = 17
+    # The joint set the heatmap channels follow (pstpose.keypoints.JOINT_SETS): "posetrack" for
+    # models trained here, "coco" (or another dataset's) for a ViTPose head used as trained.
+    keypoints: str = "posetrack"
     frames_per_side: int = 1  # xi: the clip is 2*xi+1 frames, keyframe in the middle
     image_size: tuple[int, int] = (256, 192)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -86,9 +89,14 @@ class ModelConfig:
         return 2 * self.frames_per_side + 1
 
 
+# The ViTPose presets equal the published configurations (ViTPose's configs
+# ViTPose_{small,base,large,huge}_coco_256x192.py, and the transformers usyd-community/vitpose-*
+# model cards): width / depth / heads / MLP ratio 4 / LayerNorm eps 1e-6. ViTPose-S has 12 heads
+# of size 32, not 6 of 64 as a plain ViT-S would: a ViTPose-S checkpoint loaded into 6 heads has
+# every shape right and computes different attention.
 BACKBONE_PRESETS: dict[str, BackboneConfig] = {
     "tiny": BackboneConfig(embed_dim=128, depth=4, num_heads=4, drop_path_rate=0.0),
-    "vitpose-s": BackboneConfig(embed_dim=384, depth=12, num_heads=6, drop_path_rate=0.1),
+    "vitpose-s": BackboneConfig(embed_dim=384, depth=12, num_heads=12, drop_path_rate=0.1),
     "vitpose-b": BackboneConfig(embed_dim=768, depth=12, num_heads=12, drop_path_rate=0.3),
     "vitpose-l": BackboneConfig(embed_dim=1024, depth=24, num_heads=16, drop_path_rate=0.5),
     "vitpose-h": BackboneConfig(embed_dim=1280, depth=32, num_heads=16, drop_path_rate=0.55),
@@ -169,6 +177,13 @@ def check_model_config(cfg: ModelConfig, prefix: str = "model") -> None:
     )
     need(b.mlp_ratio > 0, "backbone.mlp_ratio", f"must be positive, got {b.mlp_ratio}")
     bounded("num_keypoints", cfg.num_keypoints, "num_keypoints")
+    from pstpose.keypoints import JOINT_SETS
+
+    need(
+        cfg.keypoints in JOINT_SETS,
+        "keypoints",
+        f"unknown joint set {cfg.keypoints!r} (known: {', '.join(JOINT_SETS)})",
+    )
     bounded("frames_per_side", cfg.frames_per_side, "frames_per_side", low=0)
     h, w = cfg.image_size
     need(

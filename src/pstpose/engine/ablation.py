@@ -302,8 +302,13 @@ def pretrain_weights(study: Study, log: Callable[[str], None] = print) -> str | 
     from pstpose.engine.distributed import teardown_distributed
 
     out = study.out / "pretrain"
-    if (out / "done").exists():
+    if (out / "done").exists() and (out / "last.pt").exists():
         return str(out / "last.pt")
+    if (out / "done").exists():
+        # Results are committed, checkpoints are not: a study continued on another machine
+        # trains its (seeded) pretraining stage again before the runs that still need it.
+        log(f"pretraining finished before but {out / 'last.pt'} is absent: training it again")
+        (out / "done").unlink()
     overrides = [
         *study.overrides,
         *_overrides(study.pretrain.get("set"), "pretrain.set"),
@@ -334,13 +339,15 @@ def run_study(
     """Run every unfinished run (or those of the variants in ``only``) until ``max_minutes`` have
     passed (checked before each new run), then rebuild the summary and return it."""
     deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
-    ensure_datasets(study, log)
-    init = pretrain_weights(study, log)
-    for variant, seed in study.runs():
-        if only and variant not in only:
-            continue
-        if (study.run_dir(variant, seed) / "results.json").exists():
-            continue
+    pending = [
+        (variant, seed)
+        for variant, seed in study.runs()
+        if not (only and variant not in only) and not (study.run_dir(variant, seed) / "results.json").exists()
+    ]
+    if pending:
+        ensure_datasets(study, log)
+    init = pretrain_weights(study, log) if pending else None
+    for variant, seed in pending:
         if deadline is not None and time.monotonic() > deadline:
             log(f"time budget of {max_minutes:g} min reached; run again to continue")
             break
@@ -529,7 +536,8 @@ def write_plots(summary: dict, study: Study) -> list[Path]:
         ax.set_title(test, fontsize=9)
         ax.set_xlabel("true joint speed (px/frame)", fontsize=8)
     axes[0][0].set_ylabel("keypoint error (px)")
-    axes[0][-1].legend(fontsize=7)
+    if axes[0][-1].get_legend_handles_labels()[0]:
+        axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(study.out / "error_by_speed.png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")

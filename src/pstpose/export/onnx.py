@@ -113,11 +113,10 @@ def onnx_metadata(model: nn.Module) -> dict[str, str]:
     """metadata_props that make the file self-describing (every value a string, JSON where structured)."""
     from pstpose import __version__
     from pstpose.config import to_dict
-    from pstpose.keypoints import FLIP_PAIRS, JOINT_NAMES
+    from pstpose.keypoints import joint_set_for
 
     config = _model_config(model)
-    k = config.num_keypoints
-    names = list(JOINT_NAMES) if k == len(JOINT_NAMES) else [f"keypoint_{i}" for i in range(k)]
+    joints = joint_set_for(config.keypoints, config.num_keypoints)
     normalization = {
         "color_order": "RGB",
         "formula": "(pixel / 255 - mean) / std, per channel",
@@ -128,8 +127,9 @@ def onnx_metadata(model: nn.Module) -> dict[str, str]:
     return {
         "pstpose_version": __version__,
         "model_config": json.dumps(to_dict(config), sort_keys=True),
-        "keypoint_names": json.dumps(names),
-        "flip_pairs": json.dumps([list(p) for p in FLIP_PAIRS] if k == len(JOINT_NAMES) else []),
+        "joint_set": joints.name,
+        "keypoint_names": json.dumps(list(joints.joints)),
+        "flip_pairs": json.dumps([list(p) for p in joints.flip_pairs]),
         "input_normalization": json.dumps(normalization),
         "input_layout": json.dumps(
             {
@@ -141,7 +141,7 @@ def onnx_metadata(model: nn.Module) -> dict[str, str]:
         "output_layout": json.dumps(
             {
                 "name": OUTPUT_NAME,
-                "shape": ["batch", k, h // HEATMAP_STRIDE, w // HEATMAP_STRIDE],
+                "shape": ["batch", len(joints), h // HEATMAP_STRIDE, w // HEATMAP_STRIDE],
                 "stride": HEATMAP_STRIDE,
                 "crop_to_heatmap": "x_hm = (x_crop + 0.5) / 4 - 0.5",
             }

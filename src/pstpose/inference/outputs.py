@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pstpose.inference.results import PoseResult
+from pstpose.keypoints import POSETRACK, JointSet
 
 JSON_FORMATS = ("native", "posetrack18", "coco")
 VIDEO = "video"
@@ -87,6 +88,7 @@ def open_writers(
     width: int,
     height: int,
     sequence_name: str,
+    joints: JointSet = POSETRACK,
 ) -> list[ResultWriter]:
     """One entered writer per path of ``spec.paths``; they close (and land atomically) with ``stack``."""
     from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
@@ -95,7 +97,7 @@ def open_writers(
     writers: list[ResultWriter] = []
     for kind, path in paths.items():
         if kind == "native":
-            writer = NativeJsonWriter(path, source=source_label, fps=fps, width=width, height=height)
+            writer = NativeJsonWriter(path, source=source_label, fps=fps, width=width, height=height, joints=joints)
         elif kind == "coco":
             writer = CocoKeypointWriter(path, kpt_thr=spec.kpt_thr)
         elif kind == "posetrack18":

@@ -46,6 +46,19 @@ def model_input_size(model) -> tuple[int, int]:
     return tuple(getattr(config, "image_size", INPUT_SIZE))
 
 
+def model_joint_set(model, num_channels: int | None = None):
+    """What ``model``'s heatmap channels are (``pstpose.keypoints.JointSet``): its own
+    ``joint_set``, else PoseTrack's for 17 channels (a stand-in model) or unnamed ones."""
+    from pstpose.keypoints import POSETRACK, generic_joint_set
+
+    joints = getattr(model, "joint_set", None)
+    if joints is not None:
+        return joints
+    if num_channels is None or num_channels == len(POSETRACK):
+        return POSETRACK
+    return generic_joint_set(num_channels)
+
+
 def model_frames_per_side(model) -> int | None:
     """ξ of the clips ``model`` takes, from its config (the owner of the clip spec); None for a
     model without one (a stand-in)."""
@@ -113,7 +126,8 @@ def run_model(model, crops: np.ndarray, *, flip: bool = False, device=None, max_
                     f"got {getattr(y, 'shape', type(y).__name__)}"
                 )
             if flip:
-                y = (y[:n] + flip_back(y[n:])) / 2
+                perm = model_joint_set(model, y.shape[1]).flip_permutation()
+                y = (y[:n] + flip_back(y[n:], perm)) / 2
             outputs.append(y.float().cpu().numpy())
     if not outputs:
         return np.zeros((0, 0, 0, 0), dtype=np.float32)
@@ -135,7 +149,7 @@ def estimate_poses(
     frames: the 2ξ+1 BGR uint8 frames of the clip, keyframe in the middle, all one size.
     boxes: (N, 4|5) [x1, y1, x2, y2(, score)] persons in the keyframe; used as given (no
     clipping), a zero-size or non-finite box raises ValueError.
-    Returns (keypoints (N, 17, 2) float64, scores (N, 17) heatmap peaks).
+    Returns (keypoints (N, K, 2) float64, scores (N, K) heatmap peaks), K the model's joints.
     """
     frames = list(frames)
     fps_model = model_frames_per_side(model)
@@ -145,7 +159,8 @@ def estimate_poses(
         raise ValueError("a clip needs at least one frame and all its frames must have one shape")
     boxes = np.asarray(boxes, dtype=np.float64)
     if boxes.size == 0:
-        return np.zeros((0, 17, 2)), np.zeros((0, 17))
+        k = len(model_joint_set(model))
+        return np.zeros((0, k, 2)), np.zeros((0, k))
     if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
         raise ValueError(f"boxes must have shape (N, 4) or (N, 5), got {boxes.shape}")
     input_size = model_input_size(model)
@@ -236,7 +251,10 @@ class PosePredictor:
         self.detect_every = detect_every
         self.decode_method = decode_method
         self.score_by_box = score_by_box
+        self.joint_set = model_joint_set(model)
         self.tracker = Tracker() if tracker is True else (tracker or None)
+        if self.tracker is not None:
+            self.tracker.joints = self.joint_set
         self.propagate_kpt_thr = propagate_kpt_thr
         self.min_box_size = min_box_size
         self.keep_images = keep_images
@@ -332,6 +350,7 @@ class PosePredictor:
                     width=src.width,
                     height=src.height,
                     sequence_name=sequence_name or src.name,
+                    joints=self.joint_set,
                 )
                 bar = stack.enter_context(
                     tqdm(
@@ -385,8 +404,8 @@ class PosePredictor:
         if not pending:
             return []
         counts = [len(p.boxes) for p in pending]
-        coords = np.zeros((0, 17, 2))
-        peaks = np.zeros((0, 17))
+        coords = np.zeros((0, len(self.joint_set), 2))
+        peaks = np.zeros((0, len(self.joint_set)))
         if sum(counts):
             crops = np.concatenate([p.crops for p in pending if len(p.boxes)])
             mats = np.concatenate([p.matrices for p in pending if len(p.boxes)])
@@ -420,6 +439,7 @@ class PosePredictor:
                     image_size=(p.key.image.shape[1], p.key.image.shape[0]),
                     image=p.key.image if self.keep_images else None,
                     file_name=p.key.path,
+                    joint_set=self.joint_set,
                 )
             )
             self.times.frames += 1

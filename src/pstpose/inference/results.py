@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pstpose.keypoints import NUM_JOINTS
+from pstpose.keypoints import POSETRACK, JointSet
 
 
 def _round(values: np.ndarray, digits: int) -> list:
@@ -21,8 +21,9 @@ class PoseResult:
     boxes: (N, 4) [x1, y1, x2, y2] image coordinates of the boxes the crops were made from.
     box_scores: (N,) detector (or box-file) scores.
     track_ids: (N,) int, stable across frames; -1 when no tracker ran.
-    keypoints: (N, 17, 2) float image coordinates (pixel-index convention, see preprocess).
-    keypoint_scores: (N, 17) heatmap peak values (times the box score if asked for).
+    keypoints: (N, K, 2) float image coordinates (pixel-index convention, see preprocess), in the
+        order of ``joint_set`` (the model's: PoseTrack's 17 slots, or COCO's for a COCO head).
+    keypoint_scores: (N, K) heatmap peak values (times the box score if asked for).
     image: the BGR frame (kept for ``plot``; None when the predictor was told not to keep it).
     """
 
@@ -35,19 +36,24 @@ class PoseResult:
     image_size: tuple[int, int]  # (width, height)
     image: np.ndarray | None = field(default=None, repr=False)
     file_name: Path | None = None
+    joint_set: JointSet = POSETRACK
 
     @classmethod
-    def empty(cls, frame_index: int, image_size: tuple[int, int], image=None, file_name=None) -> PoseResult:
+    def empty(
+        cls, frame_index: int, image_size: tuple[int, int], image=None, file_name=None, joint_set: JointSet = POSETRACK
+    ) -> PoseResult:
+        k = len(joint_set)
         return cls(
             frame_index=frame_index,
             boxes=np.zeros((0, 4)),
             box_scores=np.zeros(0),
             track_ids=np.zeros(0, dtype=np.int64),
-            keypoints=np.zeros((0, NUM_JOINTS, 2)),
-            keypoint_scores=np.zeros((0, NUM_JOINTS)),
+            keypoints=np.zeros((0, k, 2)),
+            keypoint_scores=np.zeros((0, k)),
             image_size=image_size,
             image=image,
             file_name=file_name,
+            joint_set=joint_set,
         )
 
     def __len__(self) -> int:
@@ -67,6 +73,7 @@ class PoseResult:
             boxes=self.boxes if boxes else None,
             track_ids=self.track_ids if boxes else None,
             kpt_thr=kpt_thr,
+            joints=self.joint_set,
         )
 
     def to_dict(self, digits: int = 2) -> dict:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pstpose.keypoints import JOINT_NAMES, NUM_JOINTS, UNANNOTATED_JOINTS
+from pstpose.keypoints import POSETRACK, JointSet
 
 # Per-joint OKS falloff (COCO's constants for shared names; head_bottom as a shoulder, head_top
 # as the nose: both are small, precisely located head points, and head_bottom is neck-like).
@@ -36,8 +36,18 @@ _SIGMA_BY_NAME = {
     "right_knee": 0.087,
     "left_ankle": 0.089,
     "right_ankle": 0.089,
+    "left_eye": 0.025,
+    "right_eye": 0.025,
 }
-OKS_SIGMAS = np.array([_SIGMA_BY_NAME[n] for n in JOINT_NAMES])
+_DEFAULT_SIGMA = 0.05  # joints of other sets (hands, face, animals): a middling falloff
+
+
+def oks_sigmas(joints: JointSet) -> np.ndarray:
+    """The per-joint OKS falloff of a joint set, by name."""
+    return np.array([_SIGMA_BY_NAME.get(n, _DEFAULT_SIGMA) for n in joints.joints])
+
+
+OKS_SIGMAS = oks_sigmas(POSETRACK)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -56,15 +66,20 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def pose_oks(
-    kpts_a: np.ndarray, vis_a: np.ndarray, kpts_b: np.ndarray, vis_b: np.ndarray, areas_b: np.ndarray
+    kpts_a: np.ndarray,
+    vis_a: np.ndarray,
+    kpts_b: np.ndarray,
+    vis_b: np.ndarray,
+    areas_b: np.ndarray,
+    sigmas: np.ndarray = OKS_SIGMAS,
 ) -> np.ndarray:
-    """OKS-like similarity matrix (M, N) between poses a (M, 17, 2) and b (N, 17, 2).
+    """OKS-like similarity matrix (M, N) between poses a (M, K, 2) and b (N, K, 2).
 
     Only joints visible in both count; pairs without a common joint get NaN. ``areas_b`` is the
     scale (box area) of each b pose.
     """
     d2 = ((kpts_a[:, None] - kpts_b[None]) ** 2).sum(-1)  # (M, N, K)
-    var = (2 * OKS_SIGMAS) ** 2
+    var = (2 * np.asarray(sigmas)) ** 2
     e = d2 / (2 * var * np.maximum(areas_b, 1.0)[None, :, None])
     both = vis_a[:, None] & vis_b[None]
     count = both.sum(-1)
@@ -95,8 +110,9 @@ class _Track:
 class Tracker:
     """Online tracker: call ``update`` once per frame, in order, with that frame's persons."""
 
-    def __init__(self, config: TrackerConfig | None = None):
+    def __init__(self, config: TrackerConfig | None = None, joints: JointSet = POSETRACK):
         self.config = config or TrackerConfig()
+        self.joints = joints  # the predictor sets its model's joint set
         self._tracks: list[_Track] = []
         self._next_id = 0
 
@@ -123,7 +139,7 @@ class Tracker:
             pred_kpts = np.stack([self._tracks[i].keypoints for i in idx]) + shift[idx, None, :]
             pred_vis = np.stack([self._tracks[i].visible for i in idx])
             areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-            oks[idx] = pose_oks(pred_kpts, pred_vis, kpts, vis, areas)
+            oks[idx] = pose_oks(pred_kpts, pred_vis, kpts, vis, areas, oks_sigmas(self.joints))
         total = cfg.iou_weight + cfg.pose_weight
         mixed = (cfg.iou_weight * iou + cfg.pose_weight * np.nan_to_num(oks)) / total
         return np.where(np.isnan(oks), iou, mixed)
@@ -134,18 +150,20 @@ class Tracker:
         keypoints: np.ndarray | None = None,
         keypoint_scores: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Assign track ids to this frame's persons: boxes (N, 4) xyxy, keypoints (N, 17, 2)."""
+        """Assign track ids to this frame's persons: boxes (N, 4) xyxy, keypoints (N, K, 2) in
+        ``self.joints``' order."""
         cfg = self.config
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         n = len(boxes)
         kpts = vis = None
         if keypoints is not None:
-            kpts = np.asarray(keypoints, dtype=np.float64).reshape(n, NUM_JOINTS, 2)
+            k = len(self.joints)
+            kpts = np.asarray(keypoints, dtype=np.float64).reshape(n, k, 2)
             if keypoint_scores is None:
                 vis = np.isfinite(kpts).all(-1)
             else:
-                vis = np.asarray(keypoint_scores).reshape(n, NUM_JOINTS) >= cfg.kpt_thr
-            vis[:, list(UNANNOTATED_JOINTS)] = False
+                vis = np.asarray(keypoint_scores).reshape(n, k) >= cfg.kpt_thr
+            vis[:, list(self.joints.unannotated)] = False
             kpts = np.nan_to_num(kpts)
         ids = np.full(n, -1, dtype=np.int64)
         matched_tracks: set[int] = set()

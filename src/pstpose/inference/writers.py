@@ -19,7 +19,7 @@ import numpy as np
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.inference.results import PoseResult
 from pstpose.io import JsonStream
-from pstpose.keypoints import DRAW_SKELETON, JOINT_NAMES, NUM_JOINTS, SLOTS_SHARED_WITH_COCO
+from pstpose.keypoints import COCO, POSETRACK, JointSet
 from pstpose.metrics.writers import CocoResultsWriter, write_posetrack18
 from pstpose.posetrack_ids import leading_video_id, posetrack_image_id
 
@@ -30,7 +30,17 @@ NATIVE_VERSION = 1
 class NativeJsonWriter(JsonStream):
     """``{format, version, source, fps, width, height, keypoint_names, skeleton, frames, num_frames}``."""
 
-    def __init__(self, path: str | Path, *, source: str, fps: float, width: int, height: int, digits: int = 2):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        source: str,
+        fps: float,
+        width: int,
+        height: int,
+        digits: int = 2,
+        joints: JointSet = POSETRACK,
+    ):
         super().__init__(path)
         self.header = {
             "format": NATIVE_FORMAT,
@@ -40,8 +50,9 @@ class NativeJsonWriter(JsonStream):
             "width": int(width),
             "height": int(height),
             "bbox_format": "xywh",
-            "keypoint_names": list(JOINT_NAMES),
-            "skeleton": [list(pair) for pair in DRAW_SKELETON],
+            "joint_set": joints.name,
+            "keypoint_names": list(joints.joints),
+            "skeleton": [list(pair) for pair in joints.skeleton],
         }
         self.digits = digits
         self.num_frames = 0
@@ -57,20 +68,23 @@ class NativeJsonWriter(JsonStream):
         self._write(f'\n], "num_frames": {self.num_frames}}}\n')
 
 
-def result_persons(result: PoseResult) -> list[Person]:
+def result_persons(result: PoseResult, target: JointSet | None = None) -> list[Person]:
     """The persons of a predicted frame as ``records.Person`` (what the evaluation's writers
-    consume): every joint present, the box as [x, y, w, h], the box score as ``score``. A track
-    id of -1 (no tracker ran) becomes None, which the writers replace by a per-frame id."""
+    consume), joints in ``target``'s order (default: the result's own), mapped by name: joints
+    the result's set lacks are absent. The box as [x, y, w, h], the box score as ``score``. A
+    track id of -1 (no tracker ran) becomes None, which the writers replace by a per-frame id."""
+    target = target or result.joint_set
+    points, scores, present = result.joint_set.convert(result.keypoints, result.keypoint_scores, target)
     persons = []
     for i in range(len(result)):
         x1, y1, x2, y2 = result.boxes[i]
         track_id = int(result.track_ids[i])
         persons.append(
             Person(
-                keypoints=np.column_stack([result.keypoints[i], np.ones(NUM_JOINTS)]),
-                present=np.ones(NUM_JOINTS, dtype=bool),
+                keypoints=np.column_stack([points[i], present[i].astype(np.float64)]),
+                present=present[i],
                 track_id=track_id if track_id >= 0 else None,
-                scores=np.asarray(result.keypoint_scores[i], dtype=np.float64),
+                scores=scores[i],
                 bbox=np.array([x1, y1, x2 - x1, y2 - y1]),
                 score=float(result.box_scores[i]),
             )
@@ -78,10 +92,12 @@ def result_persons(result: PoseResult) -> list[Person]:
     return persons
 
 
-def coco_person_score(joint_scores: np.ndarray, kpt_thr: float) -> float:
+def coco_person_score(joint_scores: np.ndarray, kpt_thr: float, joints: JointSet = POSETRACK) -> float:
     """The person score of ``pstpose predict``'s COCO results: the mean of the joint scores
-    COCO has that reach ``kpt_thr`` (of all of them when none does), to 4 decimals."""
-    scores = np.asarray(joint_scores, dtype=np.float64)[list(SLOTS_SHARED_WITH_COCO)]
+    COCO has (by name) that reach ``kpt_thr`` (of all of them when none does), to 4 decimals."""
+    shared = [int(i) for i in joints.indices_in(COCO) if i >= 0]
+    scores = np.asarray(joint_scores, dtype=np.float64)
+    scores = scores[shared] if shared else scores
     good = scores[scores >= kpt_thr]
     return round(float(good.mean() if len(good) else scores.mean()), 4)
 
@@ -101,7 +117,7 @@ class CocoKeypointWriter(CocoResultsWriter):
     def write(self, result: PoseResult) -> None:
         persons = result_persons(result)
         for person in persons:
-            person.score = coco_person_score(person.scores, self.kpt_thr)
+            person.score = coco_person_score(person.scores, self.kpt_thr, result.joint_set)
         name = Path(result.file_name).name if result.file_name is not None else f"{result.frame_index:06d}.jpg"
         frame = Frame(
             file_name=name,
@@ -109,7 +125,7 @@ class CocoKeypointWriter(CocoResultsWriter):
             persons=persons,
             image_id=self.image_ids.get(result.frame_index, result.frame_index),
         )
-        self.write_frame(frame, f"{self.path}: frame {result.frame_index} ({name})")
+        self.write_frame(frame, f"{self.path}: frame {result.frame_index} ({name})", result.joint_set)
 
 
 # --- PoseTrack18 -------------------------------------------------------------------------------
@@ -130,7 +146,7 @@ def result_to_frame(result: PoseResult, sequence_name: str) -> Frame:
     return Frame(
         file_name=f"{sequence_name}/{name}",
         frame_index=result.frame_index,
-        persons=result_persons(result),
+        persons=result_persons(result, POSETRACK),
         is_labeled=True,
         image_id=image_id,
         width=result.image_size[0],

@@ -21,7 +21,15 @@ import numpy as np
 
 from pstpose.data.records import Frame, Person, Sequence
 from pstpose.io import JsonStream, write_json
-from pstpose.keypoints import COCO_JOINT_NAMES, COCO_TO_SLOT, NUM_JOINTS, PT17_TO_SLOT, posetrack18_categories
+from pstpose.keypoints import (
+    COCO,
+    COCO_JOINT_NAMES,
+    NUM_JOINTS,
+    POSETRACK,
+    PT17_TO_SLOT,
+    JointSet,
+    posetrack18_categories,
+)
 
 
 class PredictionWriteError(ValueError):
@@ -65,12 +73,12 @@ def _track_ids(frame: Frame, where: str) -> list[int]:
     return out
 
 
-def _checked_person(p: Person, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    kp = np.asarray(p.keypoints, dtype=np.float64).reshape(NUM_JOINTS, 3)
-    present = np.asarray(p.present, dtype=bool).reshape(NUM_JOINTS)
+def _checked_person(p: Person, where: str, k: int = NUM_JOINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    kp = np.asarray(p.keypoints, dtype=np.float64).reshape(k, 3)
+    present = np.asarray(p.present, dtype=bool).reshape(k)
     if p.scores is None:
         raise PredictionWriteError(f"{where}: predicted person has no joint scores (Person.scores); AP needs them")
-    scores = np.asarray(p.scores, dtype=np.float64).reshape(NUM_JOINTS)
+    scores = np.asarray(p.scores, dtype=np.float64).reshape(k)
     if not np.isfinite(kp[present, :2]).all():
         raise PredictionWriteError(f"{where}: a present joint has a NaN or infinite coordinate")
     if not np.isfinite(scores[present]).all():
@@ -171,17 +179,19 @@ def write_posetrack17(path: str | Path, sequence: Sequence, gt: Sequence | None 
     return path
 
 
-def coco_keypoints(kp: np.ndarray, present: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A person's joints as COCO's (17, 3) ``[x, y, score]`` rows in COCO's joint order, and
-    which rows hold a joint.
+def coco_keypoints(
+    kp: np.ndarray, present: np.ndarray, scores: np.ndarray, joints: JointSet = POSETRACK
+) -> tuple[np.ndarray, np.ndarray]:
+    """A person's joints (in ``joints``' order) as COCO's (17, 3) ``[x, y, score]`` rows in COCO's
+    joint order, and which rows hold a joint.
 
-    The 17 slots are aligned with COCO's where the names agree; head_bottom and head_top have no
-    COCO equivalent and COCO's eyes no PoseTrack equivalent, so those COCO rows stay 0, 0, 0
-    (as do absent joints). Without this mapping a COCO reader would take the head points for eyes.
+    Joints map by name. From PoseTrack's slots, head_bottom and head_top have no COCO equivalent
+    and COCO's eyes no PoseTrack equivalent, so those COCO rows stay 0, 0, 0 (as do absent
+    joints). Without this mapping a COCO reader would take the head points for eyes.
     """
     rows = np.zeros((len(COCO_JOINT_NAMES), 3))
     written = np.zeros(len(COCO_JOINT_NAMES), dtype=bool)
-    for coco_index, slot in enumerate(COCO_TO_SLOT):
+    for coco_index, slot in enumerate(joints.indices_in(COCO)):
         if slot >= 0 and present[slot]:
             rows[coco_index, :2] = kp[slot, :2]
             rows[coco_index, 2] = scores[slot]
@@ -217,13 +227,14 @@ class CocoResultsWriter(JsonStream):
             values = np.round(values, self.digits)
         return [float(v) for v in values]
 
-    def write_frame(self, frame: Frame, where: str) -> None:
-        """Append one entry per person of ``frame``; ``where`` starts every error message."""
+    def write_frame(self, frame: Frame, where: str, joints: JointSet = POSETRACK) -> None:
+        """Append one entry per person of ``frame`` (joints in ``joints``' order, PoseTrack's slots
+        by default); ``where`` starts every error message."""
         if frame.image_id is None and frame.persons:
             raise PredictionWriteError(f"{where}: frame has no image_id; COCO results refer to images by id")
         for person, tid in zip(frame.persons, _track_ids(frame, where)):
-            kp, present, scores = _checked_person(person, where)
-            rows, written = coco_keypoints(kp, present, scores)
+            kp, present, scores = _checked_person(person, where, len(joints))
+            rows, written = coco_keypoints(kp, present, scores, joints)
             if person.score is not None:
                 score = float(person.score)
             else:

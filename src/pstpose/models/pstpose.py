@@ -60,6 +60,14 @@ class PSTPose(nn.Module):
         self.register_buffer("pixel_mean", torch.as_tensor(IMAGENET_MEAN * 255.0).view(3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.as_tensor(IMAGENET_STD * 255.0).view(3, 1, 1), persistent=False)
 
+    @property
+    def joint_set(self):
+        """What the heatmap channels are (``pstpose.keypoints.JointSet``): names, flip pairs,
+        skeleton; from ``config.keypoints``."""
+        from pstpose.keypoints import joint_set_for
+
+        return joint_set_for(self.config.keypoints, self.config.num_keypoints)
+
     def preprocess(self, crops: torch.Tensor) -> torch.Tensor:
         """RGB crops (B, T, H, W, 3) uint8 (or float 0..255) -> the normalised clip ``forward`` takes.
 

@@ -65,14 +65,62 @@ _HF_TOP = {
 }
 
 
+LAYOUTS = {
+    "transformers": "transformers VitPose (backbone.embeddings.*, backbone.encoder.layer.N.*)",
+    "mmpose": "ViTPose / mmpose 0.x (backbone.blocks.N.*, keypoint_head.*)",
+    "mmpose1": "mmpose 1.x (mmpretrain VisionTransformer: backbone.layers.N.ln1/ffn.*, head.*)",
+}
+
+
 def detect_layout(keys: list[str]) -> str:
-    """``"transformers"``, ``"mmpose"`` or ``"unknown"`` from the key names alone, so that a file
-    needs no side information (file name, config) to be read."""
+    """``"transformers"``, ``"mmpose"`` (ViTPose's own, mmpose 0.x), ``"mmpose1"`` (mmpose 1.x,
+    whose backbone is mmpretrain's VisionTransformer) or ``"unknown"``, from the key names alone,
+    so that a file needs no side information (file name, config) to be read. mmpose 1.x is tested
+    first: its ``backbone.patch_embed.projection`` also starts like 0.x's ``patch_embed``."""
     if any(k.startswith(("backbone.embeddings.", "backbone.encoder.")) for k in keys):
         return "transformers"
+    if any(k.startswith(("backbone.layers.", "backbone.patch_embed.projection.", "backbone.ln1.")) for k in keys):
+        return "mmpose1"
     if any(k.startswith(("backbone.patch_embed.", "backbone.blocks.", "keypoint_head.")) for k in keys):
         return "mmpose"
     return "unknown"
+
+
+_MMPOSE1_LAYER = re.compile(
+    r"^backbone\.layers\.(\d+)\.(ln1|ln2|attn\.qkv|attn\.proj|ffn\.layers\.0\.0|ffn\.layers\.1)\.(weight|bias)$"
+)
+_MMPOSE1_PARTS = {
+    "ln1": "norm1",
+    "ln2": "norm2",
+    "attn.qkv": "attn.qkv",
+    "attn.proj": "attn.proj",
+    "ffn.layers.0.0": "mlp.fc1",
+    "ffn.layers.1": "mlp.fc2",
+}
+_MMPOSE1_TOP = {
+    "backbone.patch_embed.projection": "backbone.patch_embed.proj",
+    "backbone.ln1": "backbone.last_norm",
+}
+
+
+def _remap_mmpose1(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    out: dict[str, torch.Tensor] = {}
+    unmapped: list[str] = []
+    for key, value in state.items():
+        layer = _MMPOSE1_LAYER.match(key)
+        stem, _, leaf = key.rpartition(".")
+        if layer:
+            index, part, leaf = layer.groups()
+            out[f"backbone.blocks.{index}.{_MMPOSE1_PARTS[part]}.{leaf}"] = value
+        elif key == "backbone.pos_embed":
+            out[key] = value
+        elif stem in _MMPOSE1_TOP:
+            out[f"{_MMPOSE1_TOP[stem]}.{leaf}"] = value
+        elif key.startswith(("head.deconv_layers.", "head.final_layer.")):
+            out[key] = value  # mmpose 1.x HeatmapHead: the same modules under the same names
+        else:
+            unmapped.append(key)  # data_preprocessor.*, cls_token, ...
+    return out, unmapped
 
 
 def remap_vitpose_keys(state: dict[str, torch.Tensor], layout: str) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -85,6 +133,8 @@ def remap_vitpose_keys(state: dict[str, torch.Tensor], layout: str) -> tuple[dic
     """
     out: dict[str, torch.Tensor] = {}
     unmapped: list[str] = []
+    if layout == "mmpose1":
+        return _remap_mmpose1(state)
     if layout == "mmpose":
         for key, value in state.items():
             if key.startswith("backbone."):
@@ -123,6 +173,61 @@ def remap_vitpose_keys(state: dict[str, torch.Tensor], layout: str) -> tuple[dic
     return out, unmapped
 
 
+# What published checkpoints carry besides tensors: mmengine's ``meta`` holds numpy arrays and
+# scalars. These globals only rebuild arrays (no code of the file's choosing runs); anything else a
+# pickle asks for is refused.
+_NUMPY_ARRAY_GLOBALS = (
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+)
+
+
+def _numpy_safe_globals() -> list:
+    import importlib
+
+    import numpy as np
+
+    found = []
+    for module, name in _NUMPY_ARRAY_GLOBALS:
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    # numpy >= 1.25 pickles a dtype through its class (numpy.dtypes.Float64DType, ...)
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        found += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
+    return found
+
+
+def load_tensor_file(path: Path) -> object:
+    """``torch.load`` that runs no code from the file: tensors, plain containers and numpy arrays
+    (as published mmengine checkpoints carry in ``meta``); any other object is a one-line
+    refusal naming what the file asked for, without advice to switch the safety off."""
+    import pickle
+    import warnings
+
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals(_numpy_safe_globals()):
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        asked = re.search(r"(?:GLOBAL|global) ([\w.]+)", str(exc))
+        if asked is None:
+            raise CheckpointError(f"{path}: not a readable checkpoint (corrupt, or not a PyTorch file)") from None
+        raise CheckpointError(
+            f"{path}: refused: the file asks for {asked.group(1)}, which is neither a tensor, plain data nor a "
+            "numpy array; pstpose never runs code from a checkpoint"
+        ) from None
+    except Exception as exc:  # truncated archives and other foreign files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+
+
 def read_vitpose_state(path: Path) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Tensors of a ViTPose checkpoint file or transformers folder, plus notes about it."""
     notes: list[str] = []
@@ -140,10 +245,7 @@ def read_vitpose_state(path: Path) -> tuple[dict[str, torch.Tensor], list[str]]:
     if path.suffix == ".safetensors":
         state = read_safetensors(path)
     else:
-        try:
-            raw = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # unpickling refused or corrupt file
-            raise CheckpointError(f"{path}: cannot load as a tensor-only checkpoint ({exc})") from None
+        raw = load_tensor_file(path)
         if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
             raw = raw["state_dict"]
         elif isinstance(raw, dict) and isinstance(raw.get("model"), dict):
@@ -189,6 +291,14 @@ def load_vitpose_weights(
         unmapped += sorted(k for k in state if k.startswith("head."))
         state = {k: v for k, v in state.items() if not k.startswith("head.")}
     model_state = model.state_dict()
+    key = "backbone.pos_embed"
+    if key in state and key in model_state and state[key].ndim == 3:
+        table, ours = state[key], model_state[key]
+        if table.shape[1] + 1 == ours.shape[1] and table.shape[2] == ours.shape[2]:
+            # mmpretrain's ViT without a class token: no class slot. Ours adds slot 0 to every
+            # position; a zero slot 0 makes the two the same.
+            state[key] = torch.cat([torch.zeros_like(table[:, :1]), table], dim=1)
+            notes.append("position table has no class-token slot: loaded with a zero slot")
     check_shapes(model_state, state, path)
     wanted = [k for k in model_state if k.startswith("backbone.") or (include_head and k.startswith("head."))]
     report = LoadReport(
