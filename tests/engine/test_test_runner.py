@@ -139,6 +139,7 @@ def test_written_files_are_complete_and_score_the_same(split, tmp_path):
         "evaluation_mode": "posetrack",
         "max_samples": None,
         "track_ids": "per-frame index (no tracking)",
+        "model_joints": None,  # a PoseTrack model: nothing mapped
     }
     assert saved["weights"] == "oracle" and saved["dataset"]["split"] == "val"
     assert saved["samples"] == len(indices)

@@ -198,14 +198,30 @@ class _Payload:
 
 
 def _payload(container: str):
+    """A payload in each container a user may pass: a trainer .pt, an mmpose .pth (beside real
+    numpy arrays in an mmengine ``meta``, and as a tensor's value), a transformers folder's .bin."""
+
     def make(folder: Path) -> Path:
         marker = folder / "PAYLOAD_RAN"
-        path = folder / f"evil.{container}"
-        obj = {"model": _Payload(marker), "config": {}}
+        evil = _Payload(marker)
         if container == "pt":
-            torch.save(obj, path)
+            path, obj = folder / "evil.pt", {"model": evil, "config": {}}
+        elif container == "pth":
+            path, obj = folder / "evil.pth", {"model": evil, "config": {}}
+        elif container == "pth-meta":
+            meta = {"seed": np.int64(3), "sigmas": np.ones(17, np.float32), "hook": evil}
+            path, obj = folder / "evil.pth", {"meta": meta, "state_dict": {"backbone.pos_embed": torch.zeros(1, 2, 4)}}
+        elif container == "pth-tensor":
+            path, obj = folder / "evil.pth", {"state_dict": {"backbone.blocks.0.norm1.weight": evil}}
+        else:  # a transformers folder whose weights are a .bin
+            (folder / "evil").mkdir()
+            (folder / "evil" / "config.json").write_text('{"model_type": "vitpose"}')
+            path, obj = folder / "evil", {"backbone.encoder.layer.0.mlp.fc1.weight": evil}
+        target = path / "pytorch_model.bin" if path.is_dir() else path
+        if container == "pt":
+            torch.save(obj, target)
         else:
-            with open(path, "wb") as fh:
+            with open(target, "wb") as fh:
                 pickle.dump(obj, fh)
         return path
 
@@ -267,13 +283,13 @@ CASES: list[Case] = [
 ]
 
 # A pickle payload: refused with a one-line message, and the payload never runs.
-for _container in ("pt", "pth"):
+for _container in ("pt", "pth", "pth-meta", "pth-tensor", "bin-folder"):
     CASES.append(
         Case(
             "weights",
             f"pickle-payload-{_container}",
             (lambda c: lambda folder: _predict(folder, _payload(c)(folder)))(_container),
-            names=lambda f, c=_container: [f"evil.{c}"],
+            names=lambda f, c=_container: ["evil"],
             outputs=lambda f: [f / "out", f / "PAYLOAD_RAN"],
         )
     )

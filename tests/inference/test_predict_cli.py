@@ -37,7 +37,7 @@ def frames_folder(tmp_path, synth):
 @pytest.fixture
 def oracle(monkeypatch, synth):
     model = synth.ColourOracle()
-    monkeypatch.setattr(predict_cmd, "load_model", lambda weights, device: model)
+    monkeypatch.setattr(predict_cmd, "load_model_from_args", lambda args, device: model)
     return model
 
 
@@ -122,7 +122,7 @@ def test_failure_mid_run_leaves_no_files(tmp_path, frames_folder, monkeypatch, s
         return original(clip)
 
     monkeypatch.setattr(model, "forward", crash_later)
-    monkeypatch.setattr(predict_cmd, "load_model", lambda weights, device: model)
+    monkeypatch.setattr(predict_cmd, "load_model_from_args", lambda args, device: model)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="out of memory"):
         main(
@@ -175,7 +175,7 @@ def test_missing_weights_message(tmp_path, frames_folder, capsys):
 def test_real_videos_with_hog(shared_data, tmp_path, monkeypatch, synth, name):
     """Real footage, HOG boxes, a stand-in pose model: valid JSON and a playable overlay video."""
     positions = synth.TEMPLATE * [40, 56] + [23.5, 4]  # a plausible upright pose in heatmap px
-    monkeypatch.setattr(predict_cmd, "load_model", lambda weights, device: synth.FixedHeatmaps(positions))
+    monkeypatch.setattr(predict_cmd, "load_model_from_args", lambda args, device: synth.FixedHeatmaps(positions))
     source = shared_data / "videos" / name
     out = tmp_path / "out"
     assert (

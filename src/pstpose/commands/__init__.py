@@ -60,3 +60,38 @@ def check_numbers(args: object, limits: dict[str, Limits]) -> None:
         problem = limit.problem(value)
         if problem is not None:
             raise OptionError(dest, problem)
+
+
+WEIGHTS_HELP = (
+    "a PSTPose folder or its .safetensors, a trainer .pt, a ViTPose checkpoint (ViTPose/mmpose 0.x or "
+    "mmpose 1.x .pth, ViTPose++ raw or split, transformers VitPose folder or .safetensors) or a Hugging Face "
+    "Hub id hf:OWNER/NAME (e.g. hf:usyd-community/vitpose-base-simple)"
+)
+VITPOSE_DATASETS = ("coco", "aic", "mpii", "ap10k", "apt36k", "wholebody")  # ViTPose++'s expert order
+
+
+def add_weights_arguments(parser, *, default: str | None = None, required: bool = False, group=None) -> None:
+    """``--weights`` (anything ``load_model`` reads) and ``--vitpose-dataset``, the same in every
+    command that takes a model."""
+    suffix = f" (default: {default})" if default else ""
+    (group or parser).add_argument("--weights", required=required, help=WEIGHTS_HELP + suffix)
+    parser.add_argument(
+        "--vitpose-dataset",
+        choices=VITPOSE_DATASETS,
+        default=None,
+        help="ViTPose++ weights: the dataset whose expert (and head) to use (default coco)",
+    )
+
+
+def load_model_from_args(args, device: str = "cpu"):
+    """The model of ``--weights``/``--vitpose-dataset``; a foreign checkpoint's load is said in one
+    line on stderr (what it is, its joints, and that it runs as single-frame ViTPose)."""
+    import sys
+
+    from pstpose.models.loading import load_model
+
+    model = load_model(args.weights, device, vitpose_dataset=getattr(args, "vitpose_dataset", None))
+    report = getattr(model, "load_report", None)
+    if report is not None:
+        print(report.one_line(), file=sys.stderr)
+    return model

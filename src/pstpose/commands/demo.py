@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pstpose.commands import add_weights_arguments, load_model_from_args
+
 if TYPE_CHECKING:
     from pstpose.inference.demo import DemoReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="pstpose_demo", help="output folder (created; default ./pstpose_demo)")
-    parser.add_argument(
-        "--weights", help="pretrained folder, its .safetensors, or a trainer .pt (default: the packaged tiny model)"
-    )
+    add_weights_arguments(parser, default="the packaged tiny model")
     parser.add_argument("--frames", type=int, default=32, help="clip length in frames (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic clip")
     parser.add_argument("--height", type=int, default=288, help="frame height (even)")
@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     from pstpose.commands import FRAME_SIDE, SEED, check_numbers, device_from_option
     from pstpose.inference.demo import check_demo_options
     from pstpose.io import check_output_dir, removing_new_folders_on_error
-    from pstpose.models.loading import load_model
     from pstpose.weights import NoDefaultWeightsError
 
     check_numbers(args, {"height": FRAME_SIDE, "width": FRAME_SIDE, "seed": SEED})
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_dir(out, "--out")  # nothing is created before the weights load
     try:  # before rendering: missing weights fail fast
-        model = load_model(args.weights, device)
+        model = load_model_from_args(args, device)
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
     with removing_new_folders_on_error([out]):

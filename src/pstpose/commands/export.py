@@ -12,12 +12,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from pstpose.commands import add_weights_arguments, load_model_from_args
+
 VERIFY_TOLERANCE = 1e-4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--weights", help="pretrained folder (or its model.safetensors), or a trainer .pt")
+    add_weights_arguments(parser, group=source)
     source.add_argument("--preset", help="build this preset with random weights instead (for trying export out)")
     parser.add_argument("--out", required=True, help="ONNX file to write, e.g. model.onnx")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default and minimum: 20)")
@@ -49,9 +51,7 @@ def model_to_export(args: argparse.Namespace):
     """The ``--weights`` model (through the shared ``load_model``), or a ``--preset`` with random
     weights."""
     if args.preset is None:
-        from pstpose.models.loading import load_model
-
-        return load_model(args.weights)
+        return load_model_from_args(args)
     import torch
 
     from pstpose.export.onnx import randomize_small_parameters_

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pstpose.cli import CLIError
+from pstpose.commands import add_weights_arguments, load_model_from_args
 from pstpose.inference.outputs import JSON_FORMATS
 from pstpose.io import check_output_dir, removing_new_folders_on_error
-from pstpose.models.loading import load_model
 from pstpose.weights import NoDefaultWeightsError
 
 if TYPE_CHECKING:
@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="video file, folder of frames, glob pattern (quoted) or image")
-    parser.add_argument(
-        "--weights", help="pretrained folder, its .safetensors, or a trainer .pt (default: the packaged tiny model)"
-    )
+    add_weights_arguments(parser, default="the packaged tiny model")
     parser.add_argument(
         "--detector", default="hog", help="hog | boxes:FILE (COCO .json or MOT .txt) | torchvision[:MODEL]"
     )
@@ -95,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(folder, "--out")  # before the model and the detector load; nothing created yet
     detector = make_detector(args.detector, device=device, score_threshold=args.det_thr)
     try:
-        model = load_model(args.weights, device)
+        model = load_model_from_args(args, device)
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
     predictor = PosePredictor(

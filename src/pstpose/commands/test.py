@@ -11,18 +11,14 @@ import argparse
 import sys
 
 from pstpose.codec import DECODE_METHODS
+from pstpose.commands import add_weights_arguments, load_model_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "config", help="experiment YAML file or shipped config name (its data: section says where the dataset is)"
     )
-    parser.add_argument(
-        "--weights",
-        required=True,
-        help="a pretrained folder (model.safetensors + config.json), its safetensors "
-        "file, or a trainer state file (last.pt / best.pt)",
-    )
+    add_weights_arguments(parser, required=True)
     parser.add_argument(
         "--boxes",
         default=None,
@@ -92,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
     from pstpose.engine.eval_data import load_split
     from pstpose.engine.evaluation import evaluate_model
     from pstpose.io import OutputError
-    from pstpose.models.loading import load_model
 
     _validate(args)
     cfg = load_experiment(args.config, args.overrides)
@@ -101,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     split = args.split or cfg.data.val_split
     _, gt = load_split(cfg.data, split)  # before the (possibly slow) model load
     try:
-        model = load_model(args.weights, device)
+        model = load_model_from_args(args, device)
         report = evaluate_model(
             model,
             cfg.data,

@@ -157,20 +157,23 @@ def prediction_to_person(
     points_hm: np.ndarray,
     joint_scores: np.ndarray,
     stride: int = preprocess.HEATMAP_STRIDE,
+    present: np.ndarray | None = None,
 ) -> Person:
     """A predicted Person in image coordinates from one item's heatmap peaks.
 
     ``points_hm`` (17, 2) are heatmap coordinates in the crop of ``matrix`` (``meta["matrix"]``,
     unflipped at evaluation); ``joint_scores`` (17,) are the peak values. The person keeps the
     sample's box and box score, so an evaluation run can group persons per frame
-    (``sample.image_id`` / ``sample.file_name``).
+    (``sample.image_id`` / ``sample.file_name``). ``present`` (17,) marks the joints the model
+    has (all by default; a COCO head has no head_bottom/head_top).
     """
     xy = heatmap_points_to_image(np.asarray(points_hm, dtype=np.float64), np.asarray(matrix, dtype=np.float64), stride)
     scores = np.asarray(joint_scores, dtype=np.float64).reshape(NUM_JOINTS)
-    keypoints = np.concatenate([xy.reshape(NUM_JOINTS, 2), np.ones((NUM_JOINTS, 1))], axis=1)
+    present = np.ones(NUM_JOINTS, bool) if present is None else np.asarray(present, bool).reshape(NUM_JOINTS)
+    keypoints = np.concatenate([xy.reshape(NUM_JOINTS, 2), present[:, None].astype(np.float64)], axis=1)
     return Person(
         keypoints=keypoints,
-        present=np.ones(NUM_JOINTS, bool),
+        present=present,
         track_id=sample.track_id,
         scores=scores,
         bbox=np.asarray(sample.box, dtype=np.float64).copy(),

@@ -99,6 +99,7 @@ class EvaluationReport:
             f"flip test: {'on' if c['flip_test'] else 'off'}",
             f"decoding: {c['decoding']}",
             f"evaluation mode: {c['evaluation_mode']}",
+            *([f"model joints: {c['model_joints']}"] if c.get("model_joints") else []),
             f"samples: {self.samples} in {self.frames_with_samples} frames"
             + (f" (subset: max_samples={c['max_samples']})" if c.get("max_samples") else ""),
         ]
@@ -106,6 +107,14 @@ class EvaluationReport:
 
 
 # --- model → persons ----------------------------------------------------------------------------
+
+
+def _joints_note(model) -> str | None:
+    """What mapping the model's joints onto PoseTrack's slots loses (None: nothing)."""
+    from pstpose.keypoints import POSETRACK
+
+    joints = getattr(model, "joint_set", None)
+    return None if joints is None else joints.conversion_note(POSETRACK)
 
 
 def predict_samples(
@@ -121,10 +130,14 @@ def predict_samples(
 ) -> dict[int, Person]:
     """Run ``model`` over ``dataset`` items ``indices`` → {sample index: predicted Person}.
 
-    Joint scores are the heatmap peaks; the persons keep the sample's box and box score.
+    Joint scores are the heatmap peaks; the persons keep the sample's box and box score. A
+    model of another joint set (a COCO head) is mapped to PoseTrack's slots by name; slots it
+    lacks are absent.
     """
     from pstpose.data.dataset import prediction_to_person
     from pstpose.engine.loader import build_loader
+    from pstpose.inference.predictor import model_joint_set
+    from pstpose.keypoints import POSETRACK
 
     if decode not in DECODE_METHODS:
         raise ValueError(f"unknown decoding method {decode!r}; choose one of {list(DECODE_METHODS)}")
@@ -140,10 +153,19 @@ def predict_samples(
                 heatmaps = run_model(model, batch["clip"].numpy(), flip=flip, device=device, max_batch=batch_size)
                 stride = heatmap_stride(heatmaps.shape[-2:], input_size)
                 coords, scores = decode_heatmaps(heatmaps, decode)
+                joints = model_joint_set(model, heatmaps.shape[1])
+                present = None
+                if joints.name != POSETRACK.name:
+                    coords, scores, present = joints.convert(coords, scores, POSETRACK)
                 matrices = batch["meta"]["matrix"].numpy()
                 for row, index in enumerate(batch["meta"]["sample_index"].tolist()):
                     persons[index] = prediction_to_person(
-                        dataset.samples[index], matrices[row], coords[row], scores[row], stride
+                        dataset.samples[index],
+                        matrices[row],
+                        coords[row],
+                        scores[row],
+                        stride,
+                        None if present is None else present[row],
                     )
     finally:
         model.train(was_training)
@@ -294,6 +316,7 @@ def evaluate_model(
             "evaluation_mode": result.mode,
             "max_samples": max_samples if subset else None,
             "track_ids": "per-frame index (no tracking)",
+            "model_joints": _joints_note(model),
         },
         samples=len(indices),
         frames_with_samples=len(kept),

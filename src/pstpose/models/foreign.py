@@ -11,7 +11,6 @@ ViTPose on the keyframe, until a run trains them.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -116,30 +115,18 @@ def infer_config(state: dict[str, torch.Tensor], source: Path, hf_config: dict |
     return cfg
 
 
-def load_vitpose_model(path: Path):
-    """A PSTPose (eval mode) holding the ViTPose checkpoint at ``path``, and its LoadReport."""
+def load_vitpose_model(path: Path, dataset: str | None = None):
+    """A PSTPose (eval mode) holding the ViTPose checkpoint at ``path`` (``dataset``: the
+    ViTPose++ expert and head to use, default COCO), with ``model.load_report``."""
     from pstpose.models.pstpose import PSTPose
-    from pstpose.models.vitpose_weights import detect_layout, read_vitpose_state, remap_vitpose_keys
+    from pstpose.models.vitpose_weights import load_vitpose_weights, read_vitpose
 
-    raw, _ = read_vitpose_state(path)
-    layout = detect_layout(list(raw))
-    if layout == "unknown":
-        raise CheckpointError(
-            f"{path}: not a weights file this package reads (not a PSTPose folder or training state, and no "
-            "ViTPose keys: backbone.patch_embed / blocks / layers, backbone.embeddings / encoder)"
-        )
-    state, _ = remap_vitpose_keys(raw, layout)
-    hf_config = None
-    config_file = (path if path.is_dir() else path.parent) / "config.json"
-    if layout == "transformers" and config_file.is_file():
-        try:
-            hf_config = json.loads(config_file.read_text())
-        except (OSError, ValueError):
-            hf_config = None
-    cfg = infer_config(state, path, hf_config)
+    read = read_vitpose(path, dataset)
+    cfg = infer_config(read.state, path, read.hf_config)
+    cfg.keypoints = read.joint_set or "posetrack"  # unnamed head sizes get generic names
     with torch.random.fork_rng(devices=[]):
         model = PSTPose(cfg)
-    report = model.load_vitpose_weights(path)
+    report = load_vitpose_weights(model, read)
     if report.missing:
         raise CheckpointError(
             f"{path}: the ViTPose checkpoint lacks {len(report.missing)} tensors: {', '.join(report.missing[:5])}"

@@ -56,8 +56,13 @@ def _weights_path(weights: str | Path | None) -> Path:
     return path
 
 
-def load_model(weights: str | Path | None = None, device: str | torch.device = "cpu") -> PSTPose:
+def load_model(
+    weights: str | Path | None = None, device: str | torch.device = "cpu", *, vitpose_dataset: str | None = None
+) -> PSTPose:
     """The PSTPose stored at ``weights`` (see the module docstring), in eval mode on ``device``.
+
+    ``vitpose_dataset`` picks the expert and head of a ViTPose++ checkpoint (one of
+    ``pstpose.models.vitpose_weights.DATASET_NAMES``; default COCO); other weights refuse it.
 
     Errors are CheckpointError (a ValueError) or its not-found subclass (also a
     FileNotFoundError), and name the file and the problem.
@@ -71,13 +76,17 @@ def load_model(weights: str | Path | None = None, device: str | torch.device = "
 
     path = _weights_path(weights)
     kind = weights_kind(path)
+    if vitpose_dataset is not None and kind != "vitpose":
+        raise CheckpointError(
+            f"{path}: a ViTPose++ dataset ({vitpose_dataset!r}) was given, but these are not ViTPose weights"
+        )
     if kind == "pretrained":
         model = load_pretrained(path)
     elif kind == "training-state":
         state, config = model_of_training_state(load_training_state(path), path)
         model = model_from_state(state, config, path)
     elif kind == "vitpose":
-        model = load_vitpose_model(path)
+        model = load_vitpose_model(path, vitpose_dataset)
     else:
         raise CheckpointError(f"{path}: not a weights file this package reads (expected {ACCEPTED})")
     return model.to(device).eval()

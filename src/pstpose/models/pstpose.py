@@ -139,11 +139,13 @@ class PSTPose(nn.Module):
 
         return load_pretrained(path, map_location=map_location)
 
-    def load_vitpose_weights(self, path: str | Path, include_head: bool = True, strict: bool = False) -> Any:
+    def load_vitpose_weights(
+        self, path: str | Path, include_head: bool = True, strict: bool = False, dataset: str | None = None
+    ) -> Any:
         """Load ViTPose weights (mmpose ``.pth`` or transformers VitPose) into backbone and head."""
         from pstpose.models.vitpose_weights import load_vitpose_weights
 
-        return load_vitpose_weights(self, path, include_head=include_head, strict=strict)
+        return load_vitpose_weights(self, path, include_head=include_head, strict=strict, dataset=dataset)
 
 
 def build_model(preset: str | ModelConfig = "vitpose-b", **overrides: Any) -> PSTPose:
