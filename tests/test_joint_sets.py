@@ -56,7 +56,7 @@ def test_conversion_by_name():
     assert present[0].tolist() == [True, False, False] + [True] * 14  # head_bottom, head_top: none in COCO
     assert np.array_equal(out[0, 3:], pts[0, 3:]) and np.array_equal(sc[0, 3:], scores[0, 3:])
     assert (out[0, 1:3] == 0).all() and (sc[0, 1:3] == 0).all()
-    back, _, present_back = MPII.convert(np.ones((16, 2)), np.ones(16), AIC)
+    _, _, present_back = MPII.convert(np.ones((16, 2)), np.ones(16), AIC)
     assert present_back.tolist() == [True] * 13 + [False]  # AIC's neck: MPII has upper_neck
     note = COCO.conversion_note(POSETRACK)
     assert "head_bottom, head_top have no coco joint" in note and "left_eye, right_eye not in posetrack" in note

@@ -155,3 +155,13 @@ def test_unsafe_or_foreign_files_are_refused(tmp_path):
         model.load_vitpose_weights(tmp_path / "other.pth")
     with pytest.raises(FileNotFoundError, match="nothere.pth"):
         model.load_vitpose_weights(tmp_path / "nothere.pth")
+
+
+def test_coco_head_into_posetrack_slots_says_which_channels_relearn(tmp_path):
+    make_hf_vitpose(False).save_pretrained(tmp_path / "hf")
+    model = pstpose_like(False)  # a PoseTrack model, as training builds it
+    report = model.load_vitpose_weights(tmp_path / "hf")
+    assert report.joint_set == "coco"
+    note = next(n for n in report.notes if "change meaning" in n)
+    assert "left_eye->head_bottom, right_eye->head_top change meaning and re-learn" in note
+    assert "head: coco joints" in str(report)

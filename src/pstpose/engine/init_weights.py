@@ -52,9 +52,10 @@ def load_init_weights(model: nn.Module, path: str | Path) -> str:
     found = read_pstpose_weights(path)
     if found is None:
         report = model.load_vitpose_weights(path)
+        notes = "".join(f"; {n}" for n in report.notes)
         return (
             f"{path}: ViTPose weights ({report.layout}), {len(report.loaded)} tensors loaded, "
-            f"{len(report.missing)} missing, {len(report.unexpected)} unexpected"
+            f"{len(report.missing)} missing, {len(report.unexpected)} unexpected{notes}"
         )
     state, cfg = dict(found[0]), found[1]
     model_state = model.state_dict()

@@ -111,6 +111,12 @@ def read_safetensors(path: Path, map_location: str | torch.device = "cpu") -> di
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from pstpose.inputs import InputFileError, check_regular_file
+
+    try:
+        check_regular_file(path, "weights file")  # a FIFO would block the reader
+    except InputFileError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         return load_file(str(path), device=str(map_location))
     except (SafetensorError, OSError, RuntimeError, ValueError) as exc:

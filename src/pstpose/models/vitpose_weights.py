@@ -345,6 +345,12 @@ def load_tensor_file(path: Path) -> object:
     import pickle
     import warnings
 
+    from pstpose.inputs import InputFileError, check_regular_file
+
+    try:
+        check_regular_file(path, "weights file")  # a FIFO would block torch.load
+    except InputFileError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         with warnings.catch_warnings(), torch.serialization.safe_globals(_numpy_safe_globals()):
             warnings.simplefilter("ignore", UserWarning)
