@@ -23,6 +23,23 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that states each option's default, except where there is nothing to state (flags,
+    options without a default, or a help text that already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or not action.option_strings
+            or isinstance(default, list)
+        ):
+            return text
+        return f"{text} (default: {default})"
+
+
 class CLIError(Exception):
     """An error for the user: printed as one line, exit status 2."""
 
@@ -48,7 +65,7 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
     wanted = next((a for a in argv if not a.startswith("-")), None)
     module = None
     for name, summary in commands.items():
-        p = sub.add_parser(name, help=summary, description=summary)
+        p = sub.add_parser(name, help=summary, description=summary, formatter_class=DefaultsHelpFormatter)
         if name == wanted:  # only the chosen command's module (and its imports) is loaded
             module = importlib.import_module(f"pstpose.commands.{name.replace('-', '_')}")
             module.add_arguments(p)

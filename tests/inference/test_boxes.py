@@ -183,3 +183,24 @@ def test_torchvision_detector_code_path():
     )
     out = det.detect(np.zeros((120, 160, 3), np.uint8), 0)
     assert out.ndim == 2 and out.shape[1] == 5
+
+
+def test_coco_dataset_file_names_frames_through_its_images_list(tmp_path):
+    """A COCO dataset-style file ({images, annotations}) keys boxes by the images' file names."""
+    path = _write(
+        tmp_path / "ds.json",
+        {
+            "images": [{"id": 7, "file_name": "c.png"}, {"id": 3, "file_name": "sub/a.png"}],
+            "annotations": [
+                {"image_id": 7, "bbox": [1, 2, 3, 4], "score": 0.9},
+                {"image_id": 3, "bbox": [5, 6, 7, 8], "score": 0.9},
+            ],
+        },
+    )
+    det = BoxFileDetector(path)
+    assert det.detect(None, 0, tmp_path / "photos" / "c.png")[:, :4].tolist() == [[1, 2, 4, 6]]
+    assert det.detect(None, 0, tmp_path / "sub" / "a.png")[:, :4].tolist() == [[5, 6, 12, 14]]
+    assert det.detect(None, 3, tmp_path / "other.png")[:, :4].tolist() == [[5, 6, 12, 14]]  # unnamed: index
+    bad = _write(tmp_path / "bad.json", {"images": [{"id": "x", "file_name": "a.png"}], "annotations": []})
+    with pytest.raises(BoxFileError, match=r"bad.json images\[0\]: needs an integer 'id'"):
+        load_person_boxes(bad)

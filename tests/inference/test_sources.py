@@ -93,7 +93,8 @@ def test_missing_path(tmp_path):
 def test_frames_of_different_sizes(tmp_path):
     folder = _write_folder(tmp_path / "seq", _frames(2))
     cv2.imwrite(str(folder / "0002.png"), np.zeros((30, 30, 3), np.uint8))
-    src = open_source(folder)
+    assert open_source(folder).independent  # several sizes: photos, unless told it is a video
+    src = open_source(folder, mode="video")
     it = iter(src)
     next(it), next(it)
     with pytest.raises(SourceError, match=r"0002.png.*30x30.*64x48"):

@@ -1,4 +1,4 @@
-"""`pstpose info`: versions, devices and model presets."""
+"""`pstpose info`: versions, devices, the default weights and model presets."""
 
 from __future__ import annotations
 
@@ -33,6 +33,28 @@ def preset_parameter_count(name: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def default_weights_line() -> str:
+    """Where the packaged default weights are and what they take, read from their config alone
+    (the path to pass as ``--weights``, and the crop size a caller must feed ``model(clip)``)."""
+    from pstpose.models.errors import CheckpointError
+    from pstpose.models.pretrained import CONFIG_NAME, read_pretrained_config
+    from pstpose.weights import NoDefaultWeightsError, default_weights
+
+    try:
+        folder = default_weights()
+        cfg = read_pretrained_config(folder / CONFIG_NAME)
+    except NoDefaultWeightsError:
+        return "none shipped in this installation (pass --weights)"
+    except CheckpointError as exc:
+        return f"unreadable default weights: {exc}"
+    height, width = cfg.image_size
+    frames = 2 * cfg.frames_per_side + 1
+    return (
+        f"{folder} (default; {cfg.preset} {cfg.variant}, input {height}x{width} H x W, "
+        f"{frames} frames a clip, {cfg.num_keypoints} {cfg.keypoints} joints)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -43,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"python  {platform.python_version()}")
     print(f"torch   {torch.__version__} (threads: {torch.get_num_threads()})")
     print(f"devices {', '.join(available_devices())}")
+    print(f"weights {default_weights_line()}")
     print("presets:")
     for name, bb in BACKBONE_PRESETS.items():
         line = f"  {name:<10} dim {bb.embed_dim:>4}  depth {bb.depth:>2}  heads {bb.num_heads:>2}"

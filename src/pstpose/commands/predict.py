@@ -23,12 +23,24 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="video file, folder of frames, glob pattern (quoted) or image")
+    parser.add_argument("source", help="video file, folder of frames, glob pattern (quoted), photo or folder of photos")
+    parser.add_argument(
+        "--mode",
+        choices=("auto", "video", "images"),
+        default="auto",
+        help="video: frames of one clip (temporal); images: independent photos; auto: a video file or images "
+        "of one size are a video, one photo or photos of several sizes are images",
+    )
     add_weights_arguments(parser, default="the packaged tiny model")
     parser.add_argument(
         "--detector", default="hog", help="hog | boxes:FILE (COCO .json or MOT .txt) | torchvision[:MODEL]"
     )
-    parser.add_argument("--det-thr", type=float, default=None, help="detector / box-file score threshold")
+    parser.add_argument(
+        "--det-thr",
+        type=float,
+        default=None,
+        help="detector / box-file score threshold (default: hog 0.5, boxes 0.2, torchvision 0.5)",
+    )
     parser.add_argument(
         "--detect-every",
         type=int,
@@ -37,9 +49,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the detector every N frames; frames between take boxes from the previous poses",
     )
     parser.add_argument("--out", default="pstpose_predictions", help="output folder (created)")
-    parser.add_argument("--save-video", action="store_true", help="write <name>.overlay.mp4")
-    parser.add_argument("--save-json", action="store_true", help="write predictions (default when nothing is asked)")
-    parser.add_argument("--format", choices=JSON_FORMATS, default="native", help="prediction file format")
+    parser.add_argument("--save-video", action="store_true", help="videos: also write <name>.overlay.mp4")
+    parser.add_argument(
+        "--no-vis", action="store_true", help="images: do not write the annotated images (written by default)"
+    )
+    parser.add_argument(
+        "--save-json", action="store_true", help="write predictions (the default; kept for older scripts)"
+    )
+    parser.add_argument("--no-json", action="store_true", help="write no prediction file (only the overlay)")
+    parser.add_argument(
+        "--format",
+        choices=JSON_FORMATS,
+        action="append",
+        default=None,
+        help="prediction file format, repeatable (default: native)",
+    )
     parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--batch-size", type=int, default=4, help="keyframes per model call (all their persons)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crops")
@@ -68,29 +92,37 @@ def _validate(args: argparse.Namespace) -> None:
     )
 
 
-def output_spec(args: argparse.Namespace) -> OutputSpec:
-    """The files asked for: JSON in ``--format`` when ``--save-json`` is given or nothing else is."""
+def output_spec(args: argparse.Namespace, images: bool = False) -> OutputSpec:
+    """The files asked for: JSON in every ``--format`` (native by default) unless ``--no-json``; the
+    overlay video with ``--save-video``; for photos, annotated images unless ``--no-vis``."""
     from pstpose.inference.outputs import OutputSpec
 
-    save_json = args.save_json or not args.save_video
-    return OutputSpec(
-        Path(args.out), formats=(args.format,) if save_json else (), save_video=args.save_video, kpt_thr=args.kpt_thr
-    )
+    if args.no_json and args.save_json:
+        raise CLIError("--save-json and --no-json contradict each other")
+    formats = () if args.no_json else tuple(dict.fromkeys(args.format or ["native"]))
+    visual = not args.no_vis if images else args.save_video
+    if not formats and not visual:
+        raise CLIError("--no-json with nothing else to write: add --save-video (videos) or drop --no-vis (images)")
+    return OutputSpec(Path(args.out), formats=formats, save_video=visual, kpt_thr=args.kpt_thr)
 
 
 def run(args: argparse.Namespace) -> int:
     from pstpose.commands import device_from_option
     from pstpose.inference.detectors import BoxFileDetector, make_detector
+    from pstpose.inference.outputs import IMAGES
     from pstpose.inference.predictor import PosePredictor
     from pstpose.inference.sources import open_source
 
     _validate(args)
-    spec = output_spec(args)
-    source = open_source(args.source, fps=args.fps)
+    source = open_source(args.source, fps=args.fps, mode=args.mode)
+    spec = output_spec(args, images=source.independent)
     device = device_from_option(args.device)
-    folders = sorted({p.parent for p in spec.paths(source.name).values()})
+    paths = spec.paths(source.name, images=source.independent)
+    folders = sorted({p if kind == IMAGES else p.parent for kind, p in paths.items()})
     for folder in folders:
         check_output_dir(folder, "--out")  # before the model and the detector load; nothing created yet
+    if IMAGES in paths:
+        _refuse_overwriting_photos(source, paths[IMAGES])
     detector = make_detector(args.detector, device=device, score_threshold=args.det_thr)
     try:
         model = load_model_from_args(args, device)
@@ -113,5 +145,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {args.detector}: no frame of {args.source} matched an entry of the box file", file=sys.stderr)
     print(run.summary())
     for kind, path in run.paths.items():
-        print(f"{'json' if kind != 'video' else kind}: {path}")
+        print(f"{kind if kind in ('video', 'images') else 'json'}: {path}")
     return 0
+
+
+def _refuse_overwriting_photos(source, folder: Path) -> None:
+    """The annotated copies must never land on the photos they were drawn from (``--out`` pointing
+    above the input folder so that ``out/vis`` is the input)."""
+    inputs = {f.resolve() for f in source.files}
+    for name in source.relative_names:
+        target = (folder / name).resolve()
+        if target in inputs or target.with_suffix(".png") in inputs:
+            raise CLIError(f"--out: the annotated image {target} would overwrite the input photo; choose another --out")

@@ -85,6 +85,25 @@ def _finalise(path: Path, rows: dict[int, list], kind: str, names: dict[str, int
     return PersonBoxes(path=path, by_key=by_key, names=names, kind=kind)
 
 
+def _image_names(images, path: Path) -> dict[str, int]:
+    """``file_name`` → ``id`` of a COCO dataset file's ``images`` list (absent: no names)."""
+    if images is None:
+        return {}
+    if not isinstance(images, list):
+        raise BoxFileError(f"{path}: 'images' must be a list of {{id, file_name}}, got {type(images).__name__}")
+    names = {}
+    for i, image in enumerate(images):
+        if not isinstance(image, dict):
+            raise BoxFileError(f"{path} images[{i}]: expected an object, got {type(image).__name__}")
+        image_id, name = image.get("id"), image.get("file_name")
+        if name is None:
+            continue
+        if not isinstance(name, str) or isinstance(image_id, bool) or not isinstance(image_id, int):
+            raise BoxFileError(f"{path} images[{i}]: needs an integer 'id' and a string 'file_name'")
+        names[Path(name).as_posix()] = image_id
+    return names
+
+
 def _number(value, what: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise BoxFileError(f"{where}: {what} must be a finite number, got {value!r}")
@@ -108,12 +127,13 @@ def load_coco_detections(
         raise BoxFileError(f"{path}: box file not found") from None
     except InputFileError as exc:
         raise BoxFileError(str(exc)) from None
+    names: dict[str, int] = {}
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+        names = _image_names(data.get("images"), path)  # a COCO dataset file: ids named in "images"
         data = data["annotations"]
     if not isinstance(data, list):
         raise BoxFileError(f"{path}: expected a list of detections [{{image_id, bbox, score}}, ...]")
     rows: dict[int, list] = defaultdict(list)
-    names: dict[str, int] = {}
     for i, det in enumerate(data):
         where = f"{path} entry {i}"
         if not isinstance(det, dict):

@@ -18,6 +18,7 @@ from pstpose.inference.results import PoseResult
 from pstpose.keypoints import POSETRACK, JointSet
 
 JSON_FORMATS = ("native", "posetrack18", "coco")
+IMAGES = "images"  # the folder of annotated photos of an image set
 VIDEO = "video"
 
 
@@ -53,9 +54,18 @@ class OutputSpec:
         if not (isinstance(self.kpt_thr, (int, float)) and math.isfinite(self.kpt_thr) and 0 <= self.kpt_thr <= 1):
             raise ValueError(f"keypoint score threshold must be a number in [0, 1], got {self.kpt_thr!r}")
 
-    def paths(self, name: str, sequence_name: str | None = None) -> dict[str, Path]:
+    def paths(self, name: str, sequence_name: str | None = None, images: bool = False) -> dict[str, Path]:
         """File of each output for a source called ``name``. The PoseTrack18 file is named after
-        the sequence (``sequence_name``, default ``name``), as the evaluator pairs files by name."""
+        the sequence (``sequence_name``, default ``name``), as the evaluator pairs files by name.
+
+        For an image set (``images``) the visual output is a folder, ``out/vis``, holding one
+        annotated image per photo under the photo's own name and format; its predictions are one
+        JSON file for all photos. PoseTrack18 files describe videos and are refused.
+        """
+        if images and "posetrack18" in self.formats:
+            raise ValueError(
+                f"{name}: PoseTrack18 files describe video sequences; independent photos are written as native or coco"
+            )
         where = {
             "native": self.out / f"{name}.json",
             "coco": self.out / f"{name}.coco.json",
@@ -63,7 +73,10 @@ class OutputSpec:
         }
         paths = {fmt: where[fmt] for fmt in self.formats}
         if self.save_video:
-            paths[VIDEO] = self.out / f"{name}.overlay.mp4"
+            if images:
+                paths[IMAGES] = self.out / "vis"  # a folder (created when the first photo is written)
+            else:
+                paths[VIDEO] = self.out / f"{name}.overlay.mp4"
         return paths
 
 
@@ -78,6 +91,29 @@ class _OverlayVideo:
         self.video.write(result.plot(kpt_thr=self.kpt_thr))
 
 
+class _AnnotatedImages:
+    """Each photo drawn with its poses, written (atomically) into a folder under its own relative
+    name and format."""
+
+    def __init__(self, folder: Path, names: list[Path], kpt_thr: float):
+        self.folder = folder
+        self.names = names
+        self.kpt_thr = kpt_thr
+
+    def write(self, result: PoseResult) -> None:
+        import cv2
+
+        from pstpose.io import write_bytes
+
+        target = self.folder / self.names[result.frame_index]
+        ok, encoded = cv2.imencode(target.suffix or ".png", result.plot(kpt_thr=self.kpt_thr))
+        if not ok:  # a format OpenCV reads but cannot write: PNG beside it
+            target = target.with_suffix(".png")
+            ok, encoded = cv2.imencode(".png", result.plot(kpt_thr=self.kpt_thr))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(target, encoded.tobytes())
+
+
 def open_writers(
     stack: contextlib.ExitStack,
     paths: dict[str, Path],
@@ -89,6 +125,7 @@ def open_writers(
     height: int,
     sequence_name: str,
     joints: JointSet = POSETRACK,
+    image_names: list[Path] | None = None,
 ) -> list[ResultWriter]:
     """One entered writer per path of ``spec.paths``; they close (and land atomically) with ``stack``."""
     from pstpose.inference.writers import CocoKeypointWriter, NativeJsonWriter, PoseTrack18Writer
@@ -96,8 +133,13 @@ def open_writers(
 
     writers: list[ResultWriter] = []
     for kind, path in paths.items():
+        if kind == IMAGES:
+            writers.append(_AnnotatedImages(path, image_names or [], spec.kpt_thr))
+            continue
         if kind == "native":
-            writer = NativeJsonWriter(path, source=source_label, fps=fps, width=width, height=height, joints=joints)
+            writer = NativeJsonWriter(
+                path, source=source_label, fps=fps, width=width, height=height, joints=joints, names=image_names
+            )
         elif kind == "coco":
             writer = CocoKeypointWriter(path, kpt_thr=spec.kpt_thr)
         elif kind == "posetrack18":

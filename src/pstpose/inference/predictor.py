@@ -261,6 +261,7 @@ class PosePredictor:
         self.max_clips_per_forward = max_clips_per_forward
         self.times = StageTimes()
         self.source: FrameSource | None = None
+        self._track = True
 
     # --- streaming -----------------------------------------------------------------------
     def stream(self, source: FrameSource | str, fps: float | None = None) -> Iterator[PoseResult]:
@@ -273,9 +274,17 @@ class PosePredictor:
             self.tracker.reset()
         pending: list[_Pending] = []
         previous: PoseResult | None = None
-        for clip in iter_clips(self._timed_frames(src), self.frames_per_side):
+        independent = src.independent  # photos: each its own clip, detected, not tracked
+        clips = (
+            (Clip(f, (f.image,) * (2 * self.frames_per_side + 1)) for f in self._timed_frames(src))
+            if independent
+            else iter_clips(self._timed_frames(src), self.frames_per_side)
+        )
+        batch_size = max(self.batch_size, 8) if independent else self.batch_size
+        self._track = not independent
+        for clip in clips:
             detections = None
-            if self.detect_every > 1 and clip.index % self.detect_every != 0:
+            if not independent and self.detect_every > 1 and clip.index % self.detect_every != 0:
                 for previous in self._flush(pending):
                     yield previous
                 pending = []
@@ -283,7 +292,7 @@ class PosePredictor:
             if detections is None:
                 detections = self._detect(clip)
             pending.append(self._prepare(clip, detections, src))
-            if len(pending) >= self.batch_size:
+            if len(pending) >= batch_size:
                 for previous in self._flush(pending):
                     yield previous
                 pending = []
@@ -325,11 +334,12 @@ class PosePredictor:
 
         from tqdm import tqdm
 
-        from pstpose.inference.outputs import VIDEO, open_writers
+        from pstpose.inference.outputs import IMAGES, VIDEO, open_writers
         from pstpose.io import ensure_writable_dir
 
         src = source if isinstance(source, FrameSource) else open_source(source, fps=fps)
-        paths = spec.paths(src.name, sequence_name)
+        paths = spec.paths(src.name, sequence_name, images=src.independent)
+        image_names = getattr(src, "relative_names", None) if src.independent else None
         source_path = Path(str(source)) if not isinstance(source, FrameSource) else None
         for path in paths.values():
             if source_path is not None and source_path.exists() and path.resolve() == source_path.resolve():
@@ -337,7 +347,7 @@ class PosePredictor:
         for folder in sorted({p.parent for p in paths.values()}):
             ensure_writable_dir(folder)
         keep = self.keep_images
-        self.keep_images = keep or VIDEO in paths
+        self.keep_images = keep or VIDEO in paths or IMAGES in paths
         start = time.perf_counter()
         try:
             with contextlib.ExitStack() as stack:
@@ -351,6 +361,7 @@ class PosePredictor:
                     height=src.height,
                     sequence_name=sequence_name or src.name,
                     joints=self.joint_set,
+                    image_names=image_names,
                 )
                 bar = stack.enter_context(
                     tqdm(
@@ -395,7 +406,8 @@ class PosePredictor:
 
     def _prepare(self, clip: Clip, detections: np.ndarray, src: FrameSource) -> _Pending:
         with self.times.time("crop"):
-            boxes, scores = sanitize_boxes(detections, src.width, src.height, self.min_box_size)
+            height, width = clip.key.image.shape[:2]
+            boxes, scores = sanitize_boxes(detections, width, height, self.min_box_size)
             mats = crop_matrices(boxes, self.input_size)
             crops = crop_clips(clip.frames, mats, self.input_size, normalize=False)
         return _Pending(clip.key, boxes, scores, mats, crops)
@@ -424,7 +436,7 @@ class PosePredictor:
             if self.score_by_box:
                 scores = scores * p.box_scores[:, None]
             with self.times.time("track"):
-                if self.tracker is not None:
+                if self.tracker is not None and self._track:
                     ids = self.tracker.update(p.boxes, kpts, scores)
                 else:
                     ids = np.full(n, -1, dtype=np.int64)

@@ -1,5 +1,10 @@
 """Frame sources (video files, frame folders, globs, single images) and the clip ring buffer.
 
+Two modes: a *video* (a video file, or a folder/glob of frames of one size) is a stream whose
+keyframes get clips of their neighbours; an *image set* (one photo, or a folder/glob of photos of
+different sizes) is independent images, each its own clip. ``open_source`` decides by that rule
+(``mode="auto"``) or as told (``"video"`` / ``"images"``).
+
 Every source decodes each frame exactly once and yields it as a BGR uint8 array (OpenCV's
 order). ``iter_clips`` turns that stream into clips of 2ξ+1 frames around each keyframe while
 holding at most 2ξ+1 decoded frames, so memory does not grow with the length of the video.
@@ -40,6 +45,7 @@ class SourceFrame:
 class FrameSource(ABC):
     """A stream of equally sized BGR frames with a known rate and size."""
 
+    independent: bool = False  # True for an image set: no clips across images, no tracking
     path: str
     fps: float
     width: int
@@ -59,7 +65,7 @@ class FrameSource(ABC):
         if (w, h) != (self.width, self.height):
             raise SourceError(
                 f"{where}: frame is {w}x{h} but the first frame of {self.path} is "
-                f"{self.width}x{self.height}; all frames of a source must have one size"
+                f"{self.width}x{self.height}; all frames of a video must have one size (images of several sizes are independent photos: source mode 'images')"
             )
 
 
@@ -102,6 +108,60 @@ class ImageSequenceSource(FrameSource):
             image = read_source_image(file)
             self._check_size(image, str(file))
             yield SourceFrame(index, image, file)
+
+
+class ImageSetSource(FrameSource):
+    """Independent photos of any sizes (a folder, a glob or one photo): each image is its own
+    clip (edge frames replicated, as at a video's ends) and persons are not tracked across them.
+
+    ``width``/``height`` are None: every image has its own. ``relative_names`` are the paths
+    below the images' common folder, used to name per-image outputs without collisions.
+    """
+
+    independent = True
+
+    def __init__(self, files: list[Path], path: str, name: str | None = None):
+        if not files:
+            raise SourceError(f"{path}: no image files")
+        self.files = files
+        self.path = path
+        self.fps = DEFAULT_IMAGE_FPS
+        self.num_frames = len(files)
+        self.width = self.height = None  # type: ignore[assignment]
+        self._name = name
+        common = Path(os.path.commonpath([str(f.resolve().parent) for f in files]))
+        self.relative_names = [f.resolve().relative_to(common) for f in files]
+
+    @property
+    def name(self) -> str:
+        return self._name or super().name
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        for index, file in enumerate(self.files):
+            yield SourceFrame(index, read_source_image(file), file)
+
+
+def _one_size(files: list[Path]) -> bool:
+    """Whether every image has the first one's size (headers where possible, else decoded)."""
+    from pstpose.media import image_size
+
+    first = None
+    for file in files:
+        size = image_size(file)
+        if size is None:
+            try:
+                h, w = read_source_image(file).shape[:2]
+            except SourceError:
+                return True  # unreadable: the video reader names it at its turn
+            size = (w, h)
+        if first is None:
+            first = size
+        elif size != first:
+            return False
+    return True
+
+
+SOURCE_MODES = ("auto", "video", "images")
 
 
 class VideoSource(FrameSource):
@@ -233,31 +293,46 @@ def _no_images_message(where: str, others: list[Path]) -> str:
     )
 
 
-def open_source(source: str | Path, fps: float | None = None, video_backend: str = "auto") -> FrameSource:
+def open_source(
+    source: str | Path, fps: float | None = None, video_backend: str = "auto", mode: str = "auto"
+) -> FrameSource:
     """Open a video file, a folder of frames, a glob pattern or a single image.
 
-    ``fps`` sets the rate of image sources (default 25) and overrides a video's own rate.
+    ``mode``: ``"auto"`` reads a video file as a video, one photo as an image set, and a folder or
+    glob as a video when all its images have one size, else as an image set; ``"video"`` or
+    ``"images"`` force it (a video file is always a video). ``fps`` sets the rate of image
+    sources (default 25) and overrides a video's own rate.
     """
+    if mode not in SOURCE_MODES:
+        raise SourceError(f"{source}: mode must be one of {', '.join(SOURCE_MODES)}, got {mode!r}")
     text = str(source)
     path = Path(source)
+    files: list[Path] = []
+    name = None
     if path.is_dir():
         files, others = _image_files(path.iterdir())
         if not files:
             raise SourceError(_no_images_message(f"folder {path}", others))
-        src: FrameSource = ImageSequenceSource(files, text, fps or DEFAULT_IMAGE_FPS, name=path.resolve().name)
+        name = path.resolve().name
     elif path.is_file():
-        if path.suffix.lower() in IMAGE_EXTENSIONS:
-            src = ImageSequenceSource([path], text, fps or DEFAULT_IMAGE_FPS)
-        else:
-            src = VideoSource(path, backend=video_backend)
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            src: FrameSource = VideoSource(path, backend=video_backend)
+            if fps is not None:
+                if not fps > 0:
+                    raise SourceError(f"{text}: fps must be positive, got {fps}")
+                src.fps = float(fps)
+            return src
+        files = [path]
     elif globlib.has_magic(text):
         files, others = _image_files(Path(p) for p in globlib.glob(text, recursive=True))
         if not files:
             raise SourceError(_no_images_message(f"pattern {text}", others) if others else f"{text}: matches no files")
-        parent = Path(os.path.commonpath([str(f.parent) for f in files]))
-        src = ImageSequenceSource(files, text, fps or DEFAULT_IMAGE_FPS, name=parent.resolve().name)
+        name = Path(os.path.commonpath([str(f.parent) for f in files])).resolve().name
     else:
         raise SourceError(f"{text}: no such file, folder or matching glob")
+    if mode == "images" or (mode == "auto" and ((len(files) == 1 and path.is_file()) or not _one_size(files))):
+        return ImageSetSource(files, text, name=name)
+    src = ImageSequenceSource(files, text, fps or DEFAULT_IMAGE_FPS, name=name)
     if fps is not None:
         if not fps > 0:
             raise SourceError(f"{text}: fps must be positive, got {fps}")

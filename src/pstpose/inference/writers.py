@@ -28,40 +28,52 @@ NATIVE_VERSION = 1
 
 
 class NativeJsonWriter(JsonStream):
-    """``{format, version, source, fps, width, height, keypoint_names, skeleton, frames, num_frames}``."""
+    """``{format, version, source, mode, fps, width, height, keypoint_names, skeleton, frames, num_frames}``.
+
+    For an image set (``names`` given) ``mode`` is ``"images"``, the header's fps/width/height
+    are null and every frame carries its photo's ``file_name`` (relative to the photos' common
+    folder), ``width`` and ``height``.
+    """
 
     def __init__(
         self,
         path: str | Path,
         *,
         source: str,
-        fps: float,
-        width: int,
-        height: int,
+        fps: float | None,
+        width: int | None,
+        height: int | None,
         digits: int = 2,
         joints: JointSet = POSETRACK,
+        names: list[Path] | None = None,
     ):
         super().__init__(path)
         self.header = {
             "format": NATIVE_FORMAT,
             "version": NATIVE_VERSION,
             "source": str(source),
-            "fps": float(fps),
-            "width": int(width),
-            "height": int(height),
+            "mode": "video" if names is None else "images",
+            "fps": float(fps) if names is None else None,
+            "width": int(width) if names is None else None,
+            "height": int(height) if names is None else None,
             "bbox_format": "xywh",
             "joint_set": joints.name,
             "keypoint_names": list(joints.joints),
             "skeleton": [list(pair) for pair in joints.skeleton],
         }
         self.digits = digits
+        self.names = names  # an image set: each frame is a photo, named by its relative path
         self.num_frames = 0
 
     def _begin(self) -> None:
         self._write(json.dumps(self.header)[:-1] + ', "frames": [')
 
     def write(self, result: PoseResult) -> None:
-        self._item(result.to_dict(self.digits))
+        entry = result.to_dict(self.digits)
+        if self.names is not None:  # photos of their own sizes
+            entry["file_name"] = self.names[result.frame_index].as_posix()
+            entry["width"], entry["height"] = (int(v) for v in result.image_size)
+        self._item(entry)
         self.num_frames += 1
 
     def _end(self) -> None:
