@@ -51,3 +51,39 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
         if mps is None or not mps.is_available():
             raise ValueError("'mps' asks for Apple's MPS, which is not available here (use cpu)")
     return torch.device(name)
+
+
+# --- numeric precision of inference ------------------------------------------------------------
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 matmuls natively (CUDA with bf16 support, or a CPU with
+    AVX-512 BF16 / AMX units); elsewhere bf16 is emulated and slower than fp32."""
+    import torch
+
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        return bool((check is not None and check()) or (amx is not None and amx()))
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``"fp32"`` or ``"bf16"`` for ``name`` on ``device``; ValueError for an unknown name or
+    bf16 where the device has no bf16 units.
+
+    ``auto`` picks bf16 only on CUDA devices with bf16 support. On CPUs with bf16 units it stays
+    fp32: bf16 there is faster but moves joints by measurable amounts on small models
+    (benchmarks/precision.py), so it is a choice the user makes, not a default.
+    """
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r} (use {', '.join(PRECISIONS)})")
+    if name == "auto":
+        return "bf16" if device.type == "cuda" and has_fast_bf16(device) else "fp32"
+    if name == "bf16" and not has_fast_bf16(device):
+        raise ValueError(f"precision bf16: {device} has no native bfloat16 support (it would be slower than fp32)")
+    return name

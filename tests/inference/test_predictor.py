@@ -242,7 +242,7 @@ class _GeneratedSource(FrameSource):
             yield SourceFrame(i, np.full((self.height, self.width, 3), (7 * i) % 255, np.uint8))
 
 
-def _peak_traced_bytes(n, synth):
+def _peak_traced_bytes(n, synth, overlap=False):
     import contextlib
     import io
     import tracemalloc
@@ -253,6 +253,7 @@ def _peak_traced_bytes(n, synth):
         lambda i, name: [[40, 30, 80, 140]],
         batch_size=3,
         keep_images=False,
+        overlap=overlap,
     )
     tracemalloc.start()
     try:
@@ -265,12 +266,17 @@ def _peak_traced_bytes(n, synth):
         tracemalloc.stop()
 
 
-def test_pipeline_memory_is_flat_in_video_length(synth):
+@pytest.mark.parametrize("overlap", [False, True])
+def test_pipeline_memory_is_flat_in_video_length(synth, overlap):
     """Peak traced allocations (numpy frames, crops, heatmaps, tracker, results) for 150 frames
     stay within 0.5 MB of those for 15 frames; holding the results with their frames would add
-    ~12 MB. (Whole-process peak RSS on video files: benchmarks/video_memory.py.)"""
-    short, long = _peak_traced_bytes(15, synth), _peak_traced_bytes(150, synth)
-    assert long - short < 500_000, (short, long)
+    ~12 MB. With the front of the pipeline in a thread, up to 2 x batch prepared keyframes (their
+    crops and frame) wait in its queue; how full it is at the peak varies run to run, so that
+    bound is allowed on top. (Whole-process peak RSS on video files: benchmarks/video_memory.py.)"""
+    short, long = _peak_traced_bytes(15, synth, overlap), _peak_traced_bytes(150, synth, overlap)
+    item = 3 * 256 * 192 * 3 + 200 * 150 * 3  # one person's 3-frame crop + its keyframe
+    queued = 2 * 3 * item if overlap else 0
+    assert long - short < 500_000 + queued, (short, long)
 
 
 def test_uint8_and_float_crops_give_the_same_heatmaps(scene, synth):

@@ -65,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="prediction file format, repeatable (default: native)",
     )
     parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="model arithmetic: bf16 = bfloat16 autocast (CPUs with AVX-512 BF16/AMX, recent GPUs); "
+        "auto = bf16 on CUDA GPUs that support it, fp32 elsewhere",
+    )
     parser.add_argument("--batch-size", type=int, default=4, help="keyframes per model call (all their persons)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crops")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="hide joints under this score in the overlay")
@@ -117,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.source, fps=args.fps, mode=args.mode)
     spec = output_spec(args, images=source.independent)
     device = device_from_option(args.device)
+    precision = _precision(args, device)
     paths = spec.paths(source.name, images=source.independent)
     folders = sorted({p if kind == IMAGES else p.parent for kind, p in paths.items()})
     for folder in folders:
@@ -138,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         frames_per_side=args.frames_per_side,
         score_by_box=args.score_by_box,
         keep_images=False,
+        precision=precision,
     )
     with removing_new_folders_on_error(folders):  # a bad frame midway leaves no empty output folders
         run = predictor.predict_to_files(source, spec, progress=not args.no_progress)
@@ -157,3 +166,13 @@ def _refuse_overwriting_photos(source, folder: Path) -> None:
         target = (folder / name).resolve()
         if target in inputs or target.with_suffix(".png") in inputs:
             raise CLIError(f"--out: the annotated image {target} would overwrite the input photo; choose another --out")
+
+
+def _precision(args: argparse.Namespace, device: str) -> str:
+    """``--precision`` resolved for the device, before any model loads."""
+    from pstpose.devices import resolve_device, resolve_precision
+
+    try:
+        return resolve_precision(args.precision, resolve_device(str(device)))
+    except ValueError as exc:
+        raise CLIError(f"--precision: {exc}") from None

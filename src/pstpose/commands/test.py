@@ -65,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run a spread subset of whole frames with at most this many persons (quick checks)",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N or mps")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="model arithmetic: bf16 = bfloat16 autocast; auto = bf16 on CUDA GPUs that support it, fp32 elsewhere",
+    )
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -93,6 +99,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_experiment(args.config, args.overrides)
     boxes = args.boxes or cfg.data.detection_file or "gt"
     device = device_from_option(args.device)
+    try:
+        from pstpose.devices import resolve_device, resolve_precision
+
+        precision = resolve_precision(args.precision, resolve_device(device))
+    except ValueError as exc:
+        raise CLIError(f"--precision: {exc}") from None
     split = args.split or cfg.data.val_split
     _, gt = load_split(cfg.data, split)  # before the (possibly slow) model load
     try:
@@ -114,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             out_dir=args.out,
             max_samples=args.max_samples,
             weights=args.weights,
+            precision=precision,
         )
     except (ImportError, OutputError) as exc:
         raise CLIError(str(exc)) from None

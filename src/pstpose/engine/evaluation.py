@@ -127,6 +127,7 @@ def predict_samples(
     batch_size: int = 32,
     workers: int = 0,
     device: torch.device | str | None = None,
+    precision: str = "fp32",
 ) -> dict[int, Person]:
     """Run ``model`` over ``dataset`` items ``indices`` → {sample index: predicted Person}.
 
@@ -150,7 +151,9 @@ def predict_samples(
     try:
         with torch.no_grad():
             for batch in loader:
-                heatmaps = run_model(model, batch["clip"].numpy(), flip=flip, device=device, max_batch=batch_size)
+                heatmaps = run_model(
+                    model, batch["clip"].numpy(), flip=flip, device=device, max_batch=batch_size, precision=precision
+                )
                 stride = heatmap_stride(heatmaps.shape[-2:], input_size)
                 coords, scores = decode_heatmaps(heatmaps, decode)
                 joints = model_joint_set(model, heatmaps.shape[1])
@@ -256,6 +259,7 @@ def evaluate_model(
     max_samples: int | None = None,
     weights: str | None = None,
     sequences: list[Sequence] | None = None,
+    precision: str = "fp32",
 ) -> EvaluationReport:
     """Run ``model`` over ``split`` (default ``data.val_split``) of ``data`` and evaluate it.
 
@@ -264,6 +268,7 @@ def evaluate_model(
     ``out_dir/predictions`` and everything to ``out_dir/results.json`` (atomically).
     ``max_samples`` runs a spread subset of whole frames and scores those frames only.
     ``sequences`` (the split's GT, if already read) saves reading the annotation files again.
+    ``precision`` ``"bf16"`` runs the model under bfloat16 autocast (``run_model``).
     The clips and crops are the ones the model takes (``data_for_model``), whatever ``data`` says.
     """
     from pstpose.metrics.posetrack_eval import evaluate
@@ -296,6 +301,7 @@ def evaluate_model(
         batch_size=batch_size,
         workers=data.workers if workers is None else workers,
         device=device,
+        precision=precision,
     )
     predictions = assemble_predictions(gt, dataset.samples, persons, score_by_box=score_by_box)
     subset = len(indices) < len(dataset.samples)
@@ -313,6 +319,7 @@ def evaluate_model(
             "joint_score": JOINT_SCORE_PEAK_X_BOX if score_by_box else JOINT_SCORE_PEAK,
             "flip_test": bool(flip),
             "decoding": decode,
+            "precision": precision,
             "evaluation_mode": result.mode,
             "max_samples": max_samples if subset else None,
             "track_ids": "per-frame index (no tracking)",

@@ -22,6 +22,7 @@ from pstpose.codec import decode_heatmaps, flip_back, heatmap_stride, to_image_c
 from pstpose.inference.crops import crop_clips, crop_matrices, sanitize_boxes
 from pstpose.inference.detectors import Detector, GivenBoxes, boxes_from_keypoints, make_detector
 from pstpose.inference.outputs import OutputSpec
+from pstpose.inference.prefetch import prefetch
 from pstpose.inference.results import PoseResult
 from pstpose.inference.sources import Clip, FrameSource, SourceFrame, iter_clips, open_source
 from pstpose.inference.timing import StageTimes
@@ -101,9 +102,13 @@ def _to_model_input(model, chunk: np.ndarray, device):
     return torch.from_numpy(normalize_rgb(chunk)).to(device)
 
 
-def run_model(model, crops: np.ndarray, *, flip: bool = False, device=None, max_batch: int = 64) -> np.ndarray:
+def run_model(
+    model, crops: np.ndarray, *, flip: bool = False, device=None, max_batch: int = 64, precision: str = "fp32"
+) -> np.ndarray:
     """Clip crops → heatmaps (M, K, h, w) float32, in chunks of ``max_batch`` clips.
 
+    ``precision`` ``"bf16"`` runs the model under bfloat16 autocast (weights stay fp32; the
+    heatmaps come back as float32 for decoding); ``"fp32"`` runs it as it is.
     crops: normalised float (M, T, 3, H, W) as from ``crop_clips``, or RGB uint8 (M, T, H, W, 3)
     from ``crop_clips(..., normalize=False)``. With ``flip`` each chunk also runs mirrored (in
     the same forward call) and the flipped-back heatmaps are averaged with the plain ones.
@@ -114,12 +119,17 @@ def run_model(model, crops: np.ndarray, *, flip: bool = False, device=None, max_
     if crops.ndim != 5 or (crops.dtype == np.uint8 and crops.shape[-1] != 3):
         raise ValueError(f"crops must be (M, T, 3, H, W) float or (M, T, H, W, 3) uint8, got {crops.shape}")
     device = device or model_device(model)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    device_type = torch.device(device).type
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(crops), max_batch):
             x = _to_model_input(model, crops[start : start + max_batch], device)
             n = len(x)
-            y = model(torch.cat([x, x.flip(-1)]) if flip else x)
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                y = model(torch.cat([x, x.flip(-1)]) if flip else x)
+            y = y.float() if hasattr(y, "float") else y
             if not hasattr(y, "shape") or y.ndim != 4 or y.shape[0] != (2 * n if flip else n):
                 raise ValueError(
                     f"the model must return heatmaps (B, K, h, w) for a batch of {n} clips, "
@@ -209,6 +219,11 @@ class PosePredictor:
         is refused, see ``clip_frames_per_side``).
     score_by_box: multiply joint scores by the box score.
     keep_images: results keep their BGR frame (needed by ``PoseResult.plot``).
+    overlap: decode, detect and crop the next frames in a background thread while the model runs
+        (``pstpose.inference.prefetch``); stage times then overlap and add up to more than the wall
+        time. Not with ``detect_every`` > 1, whose frames need the previous frame's poses.
+    precision: ``"fp32"``, ``"bf16"`` (bfloat16 autocast; needs native bf16 units) or ``"auto"``
+        (bf16 on CUDA GPUs that support it, else fp32; ``pstpose.devices.resolve_precision``).
     """
 
     def __init__(
@@ -228,6 +243,8 @@ class PosePredictor:
         min_box_size: float = 1.0,
         keep_images: bool = True,
         max_clips_per_forward: int = 64,
+        precision: str = "auto",
+        overlap: bool = True,
     ):
         if batch_size < 1 or detect_every < 1 or max_clips_per_forward < 1:
             raise ValueError("batch_size, detect_every and max_clips_per_forward must be >= 1")
@@ -239,6 +256,9 @@ class PosePredictor:
             model = model.to(device)
         self.model = model.eval()
         self.device = device
+        from pstpose.devices import resolve_precision
+
+        self.precision = resolve_precision(precision, model_device(model))
         if isinstance(detector, str):
             detector = make_detector(detector, device=str(device or "cpu"))
         elif isinstance(detector, dict) or (callable(detector) and not isinstance(detector, Detector)):
@@ -259,6 +279,7 @@ class PosePredictor:
         self.min_box_size = min_box_size
         self.keep_images = keep_images
         self.max_clips_per_forward = max_clips_per_forward
+        self.overlap = overlap
         self.times = StageTimes()
         self.source: FrameSource | None = None
         self._track = True
@@ -282,6 +303,16 @@ class PosePredictor:
         )
         batch_size = max(self.batch_size, 8) if independent else self.batch_size
         self._track = not independent
+        if self.overlap and (independent or self.detect_every == 1):
+            # decode, detect and crop run ahead in a thread while the model runs here
+            prepared = prefetch((self._prepare(c, self._detect(c), src) for c in clips), depth=2 * batch_size)
+            for item in prepared:
+                pending.append(item)
+                if len(pending) >= batch_size:
+                    yield from self._flush(pending)
+                    pending = []
+            yield from self._flush(pending)
+            return
         for clip in clips:
             detections = None
             if not independent and self.detect_every > 1 and clip.index % self.detect_every != 0:
@@ -423,7 +454,12 @@ class PosePredictor:
             mats = np.concatenate([p.matrices for p in pending if len(p.boxes)])
             with self.times.time("model"):
                 heatmaps = run_model(
-                    self.model, crops, flip=self.flip, device=self.device, max_batch=self.max_clips_per_forward
+                    self.model,
+                    crops,
+                    flip=self.flip,
+                    device=self.device,
+                    max_batch=self.max_clips_per_forward,
+                    precision=self.precision,
                 )
             with self.times.time("decode_heatmaps"):
                 hm_coords, peaks = decode_heatmaps(heatmaps, self.decode_method)
