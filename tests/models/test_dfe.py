@@ -93,3 +93,35 @@ def test_negative_path_cancels_common_mode():
 def test_rejects_odd_head_size():
     with pytest.raises(ValueError, match="even"):
         DifferentialAttention(embed_dim=8, dim=6, num_heads=2, lambda_init=0.2)
+
+
+def test_channel_lambda_is_eq3_element_wise_and_weights_each_value_channel():
+    torch.manual_seed(3)
+    module = DifferentialAttention(embed_dim=12, dim=16, num_heads=2, lambda_init=0.35, lambda_mode="channel")
+    q1, k1, q2, k2 = (_np(p) for p in (module.lambda_q1, module.lambda_k1, module.lambda_q2, module.lambda_k2))
+    assert q1.shape == (8,)  # one entry per channel of a head's value
+    lam = np.exp(q1 * k1) - np.exp(q2 * k2) + 0.35
+    np.testing.assert_allclose(_np(module.lambda_value()), lam, rtol=1e-6)
+
+    # Eq. 2 per head by hand, with lambda weighting each value channel.
+    h = torch.randn(2, 5, 12)
+    with torch.no_grad():
+        qk = _np(module.qk(h)).reshape(2, 5, 2, 2, 2, 4)  # (b, n, q/k, head, +/-, half)
+        v = _np(module.v(h)).reshape(2, 5, 2, 8)
+
+        def softmax(x):
+            e = np.exp(x - x.max(-1, keepdims=True))
+            return e / e.sum(-1, keepdims=True)
+
+        expected = np.zeros((2, 2, 5, 8))
+        for bi in range(2):
+            for hd in range(2):
+                a_pos = softmax(qk[bi, :, 0, hd, 0] @ qk[bi, :, 1, hd, 0].T / 2.0) @ v[bi, :, hd]
+                a_neg = softmax(qk[bi, :, 0, hd, 1] @ qk[bi, :, 1, hd, 1].T / 2.0) @ v[bi, :, hd]
+                expected[bi, hd] = a_pos - lam * a_neg
+        np.testing.assert_allclose(_np(module.differential_heads(h)), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_lambda_mode_is_refused():
+    with pytest.raises(ValueError, match="lambda_mode"):
+        DifferentialAttention(embed_dim=8, dim=8, num_heads=1, lambda_init=0.2, lambda_mode="vector")

@@ -33,6 +33,7 @@ class DFEConfig:
     num_heads: int = 3  # differential heads; each head splits its q/k into a +/- half
     mlp_ratio: float = 1.0
     lambda_init: float | None = None  # None: Differential Transformer schedule at depth L_backbone + 1
+    lambda_mode: str = "scalar"  # scalar: one lambda (dot products); channel: lambda ⊙ per channel
 
 
 @dataclass
@@ -221,6 +222,11 @@ def check_model_config(cfg: ModelConfig, prefix: str = "model") -> None:
         cfg.variant == "baseline" or not cfg.dfe.enabled or (cfg.dfe.dim // cfg.dfe.num_heads) % 2 == 0,
         "dfe.num_heads",
         "the head size (dim / num_heads) must be even: it splits into a +/- half",
+    )
+    need(
+        cfg.dfe.lambda_mode in ("scalar", "channel"),
+        "dfe.lambda_mode",
+        f"must be 'scalar' (one lambda) or 'channel' (lambda per channel), got {cfg.dfe.lambda_mode!r}",
     )
     if cfg.fcg.enabled and cfg.variant != "baseline":
         need(

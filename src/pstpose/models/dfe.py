@@ -10,6 +10,11 @@ Where the paper is silent we follow Differential Transformer: one lambda per lay
 heads, lambda vectors ~ N(0, 0.1), each head's output RMS-normalised (learned scale shared by the
 heads) and multiplied by (1 - lambda_init), and lambda_init = 0.8 - 0.6 exp(-0.3 (l - 1)) for a
 layer at depth l (here l = backbone depth + 1: DFE is the layer right after the backbone).
+
+``lambda_mode="channel"`` reads Eq. 3 as the paper's text does ("lambda ⊙"): the lambda vectors
+have one entry per value channel of a head and their *element-wise* products give a vector
+lambda = exp(lq1 ⊙ lk1) - exp(lq2 ⊙ lk2) + lambda_init, one weight per channel (shared by the
+heads), instead of the dot products' single scalar.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from torch import nn
 
 from pstpose.models.layers import head_rms_norm, merge_heads, split_heads, trunc_normal_init_, zero_init_
 
+LAMBDA_MODES = ("scalar", "channel")
+
 
 def lambda_init_for_depth(depth: int) -> float:
     """Differential Transformer's lambda_init schedule for a layer at 1-based ``depth``."""
@@ -31,8 +38,13 @@ def lambda_init_for_depth(depth: int) -> float:
 class DifferentialAttention(nn.Module):
     """Token mixer of the DFE block: (B, N, C) normalised tokens -> (B, N, C) update."""
 
-    def __init__(self, embed_dim: int, dim: int, num_heads: int, lambda_init: float) -> None:
+    def __init__(
+        self, embed_dim: int, dim: int, num_heads: int, lambda_init: float, lambda_mode: str = "scalar"
+    ) -> None:
         super().__init__()
+        if lambda_mode not in LAMBDA_MODES:
+            raise ValueError(f"DFE lambda_mode must be one of {', '.join(LAMBDA_MODES)}, got {lambda_mode!r}")
+        self.lambda_mode = lambda_mode
         if dim % num_heads or (dim // num_heads) % 2:
             raise ValueError(f"DFE dim {dim} must split into {num_heads} heads of even size")
         self.num_heads = num_heads
@@ -41,10 +53,11 @@ class DifferentialAttention(nn.Module):
         self.lambda_init = float(lambda_init)
         self.qk = nn.Linear(embed_dim, 2 * dim)  # [q | k]; per head [+ half | - half]
         self.v = nn.Linear(embed_dim, dim)
-        self.lambda_q1 = nn.Parameter(torch.zeros(half))
-        self.lambda_k1 = nn.Parameter(torch.zeros(half))
-        self.lambda_q2 = nn.Parameter(torch.zeros(half))
-        self.lambda_k2 = nn.Parameter(torch.zeros(half))
+        size = half if lambda_mode == "scalar" else self.head_dim
+        self.lambda_q1 = nn.Parameter(torch.zeros(size))
+        self.lambda_k1 = nn.Parameter(torch.zeros(size))
+        self.lambda_q2 = nn.Parameter(torch.zeros(size))
+        self.lambda_k2 = nn.Parameter(torch.zeros(size))
         self.head_norm_weight = nn.Parameter(torch.ones(self.head_dim))
         self.proj = nn.Linear(dim, embed_dim)
         trunc_normal_init_(self)
@@ -53,7 +66,13 @@ class DifferentialAttention(nn.Module):
         zero_init_(self.proj)
 
     def lambda_value(self) -> torch.Tensor:
-        """Eq. 3 (a 0-d tensor)."""
+        """Eq. 3: a 0-d tensor, or one weight per head channel (``head_dim``) in channel mode."""
+        if self.lambda_mode == "channel":
+            return (
+                torch.exp(self.lambda_q1 * self.lambda_k1)
+                - torch.exp(self.lambda_q2 * self.lambda_k2)
+                + self.lambda_init
+            )
         return (
             torch.exp(torch.dot(self.lambda_q1, self.lambda_k1))
             - torch.exp(torch.dot(self.lambda_q2, self.lambda_k2))

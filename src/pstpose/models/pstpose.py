@@ -28,7 +28,7 @@ def _refinement_mixer(name: str, cfg: ModelConfig, grid: TokenGrid) -> nn.Module
         return SpatiotemporalSelfAttention(c, sec.dim, sec.num_heads * (2 if name == "dfe" else 1))
     if name == "dfe":
         lam = sec.lambda_init if sec.lambda_init is not None else lambda_init_for_depth(cfg.backbone.depth + 1)
-        return DifferentialAttention(c, sec.dim, sec.num_heads, lam)
+        return DifferentialAttention(c, sec.dim, sec.num_heads, lam, sec.lambda_mode)
     if name == "fcg":
         return ClusterGuidance(c, sec.dim, sec.num_heads, sec.num_clusters, sec.knn)
     return DeformableFusion(
