@@ -83,3 +83,58 @@ def test_new_person_gets_new_id_and_far_detection_does_not_steal():
     ids1 = tracker.update(np.array([[2, 0, 42, 100], [300, 0, 340, 100]]))
     assert ids1[0] == ids0[0] and ids1[1] not in ids0
     assert len(tracker.update(np.zeros((0, 4)))) == 0
+
+
+def _walker(t: int, x0: float = 0.0, vx: float = 6.0) -> np.ndarray:
+    return np.array([[x0 + vx * t, 100, x0 + vx * t + 40, 200]], dtype=float)
+
+
+def test_walker_hidden_for_a_while_keeps_its_id_where_motion_predicts_it():
+    """Hidden for 15 frames, the person reappears 90 px further on, far from the last box (IoU 0):
+    only the motion prediction of the lost track brings the same id back."""
+    tracker = Tracker()
+    ids = [int(tracker.update(_walker(t))[0]) for t in range(10)]
+    for _ in range(15):
+        tracker.update(np.zeros((0, 4)))
+    assert box_iou(_walker(9), _walker(25))[0, 0] == 0.0
+    again = [int(tracker.update(_walker(t))[0]) for t in range(25, 30)]
+    assert set(ids) == set(again) == {ids[0]}
+    # the same gap without a motion model loses the person: the last box is too far away
+    still = Tracker(TrackerConfig(velocity_smoothing=0.0))
+    first = [int(still.update(_walker(t))[0]) for t in range(10)][-1]
+    for _ in range(15):
+        still.update(np.zeros((0, 4)))
+    assert int(still.update(_walker(25))[0]) != first
+
+
+def test_lost_track_is_not_taken_by_a_detection_of_another_size():
+    tracker = Tracker()
+    (first,) = tracker.update(_walker(0, vx=0.0))
+    tracker.update(np.zeros((0, 4)))
+    tracker.update(np.zeros((0, 4)))
+    big = np.array([[-40, 0, 80, 300]], dtype=float)  # same place, sqrt(area) 4.2x larger
+    assert box_iou(_walker(0, vx=0.0), big)[0, 0] > 0
+    (other,) = tracker.update(big)
+    assert other != first
+
+
+def test_weak_detections_extend_tracks_but_never_start_them():
+    tracker = Tracker()
+    (first,) = tracker.update(_walker(0), box_scores=np.array([0.9]))
+    # a weak detection of the same person continues its track
+    assert tracker.update(_walker(1), box_scores=np.array([0.3]))[0] == first
+    # a weak detection far from every track gets no id and starts nothing
+    far = np.array([[600, 100, 640, 200]], dtype=float)
+    ids = tracker.update(np.concatenate([_walker(2), far]), box_scores=np.array([0.9, 0.3]))
+    assert ids[0] == first and ids[1] == -1
+    assert tracker.active_ids == [first]
+    # detections under low_score are ignored even next to a track
+    assert tracker.update(_walker(3), box_scores=np.array([0.05]))[0] == -1
+
+
+def test_config_rejects_bad_values():
+    import pytest
+
+    for bad in ({"velocity_damping": 1.5}, {"max_missed": -1}, {"confirm_hits": 0}, {"iou_weight": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TrackerConfig(**bad)

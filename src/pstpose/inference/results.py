@@ -20,7 +20,8 @@ class PoseResult:
 
     boxes: (N, 4) [x1, y1, x2, y2] image coordinates of the boxes the crops were made from.
     box_scores: (N,) detector (or box-file) scores.
-    track_ids: (N,) int, stable across frames; -1 when no tracker ran.
+    track_ids: (N,) int, stable across frames; -1 when no tracker ran or a weak detection
+        (box score under the tracker's ``new_track_score``) neither joined nor started a track.
     keypoints: (N, K, 2) float image coordinates (pixel-index convention, see preprocess), in the
         order of ``joint_set`` (the model's: PoseTrack's 17 slots, or COCO's for a COCO head).
     keypoint_scores: (N, K) heatmap peak values (times the box score if asked for).
