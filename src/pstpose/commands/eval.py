@@ -1,4 +1,4 @@
-"""`pstpose eval`: PoseTrack per-joint mAP of prediction files against ground truth."""
+"""`pstpose eval`: PoseTrack per-joint mAP (and, with --tracking, MOTA) of prediction files against ground truth."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", type=Path, help="write the tables as CSV (one decimal) here")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown (one decimal) here")
     parser.add_argument(
+        "--tracking",
+        action="store_true",
+        help="also score multi-person pose tracking as the official tool's --evalPoseTracking (MOTA, MOTP, "
+        "precision, recall per joint); every predicted person needs a track_id; posetrack mode only",
+    )
+    parser.add_argument(
         "--temporal",
         action="store_true",
         help="also report keypoint error by true joint speed and jitter (acceleration error); needs GT "
@@ -50,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
         gt = read_sequences(args.gt, args.format, "GT")
         pred = read_sequences(args.pred, args.pred_format, "prediction")
-    result = evaluate(gt, pred, mode=args.mode, gt_format=args.format, pred_format=args.pred_format)
+    result = evaluate(
+        gt, pred, mode=args.mode, gt_format=args.format, pred_format=args.pred_format, tracking=args.tracking
+    )
     for line in result.warnings:
         print(line, file=sys.stderr)
     print(result.table())

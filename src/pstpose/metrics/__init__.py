@@ -1,4 +1,4 @@
-"""Evaluation metrics: PoseTrack per-joint AP (``evaluate``) and prediction writers.
+"""Evaluation metrics: PoseTrack per-joint AP and pose-tracking MOTA (``evaluate``) and prediction writers.
 
 ``from pstpose.metrics import evaluate, EvalResult`` — imported lazily so that importing the
 package costs nothing until a metric is used.
@@ -6,7 +6,7 @@ package costs nothing until a metric is used.
 
 from __future__ import annotations
 
-__all__ = ["EvalResult", "EvaluationInputError", "evaluate"]
+__all__ = ["EvalResult", "EvaluationInputError", "TrackingMetrics", "evaluate"]
 
 
 def __getattr__(name: str):
@@ -18,6 +18,10 @@ def __getattr__(name: str):
         from pstpose.metrics.report import EvalResult
 
         return EvalResult
+    if name == "TrackingMetrics":
+        from pstpose.metrics.posetrack_tracking import TrackingMetrics
+
+        return TrackingMetrics
     if name == "EvaluationInputError":
         from pstpose.metrics.diagnostics import EvaluationInputError
 

@@ -20,6 +20,16 @@ NUM_EVAL_JOINTS = 15
 MAX_PAIRS_PER_CHUNK = 400_000
 
 
+def pckh_distance(gt_xy: np.ndarray, pr_xy: np.ndarray, gt_head: np.ndarray) -> np.ndarray:
+    """Joint distance over the GT head size, ``sqrt(dx² + dy²) / head``, elementwise with
+    broadcasting (xy in the last axis; ``gt_head`` shaped to broadcast against the rest). The one
+    formula AP matching and tracking matching both threshold; missing joints (inf/nan) give
+    inf/nan, which never pass ``<=``."""
+    diff = pr_xy - gt_xy
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]) / gt_head
+
+
 @dataclass
 class PoseArrays:
     """Every counted frame's GT and predicted persons, pooled.
@@ -109,9 +119,7 @@ def _assign_chunk(
     gi = gt_start[pair_frame] + g_local
 
     # Joint matches: both have the joint and distance / head size <= threshold (inclusive).
-    diff = a.pr_xy[pi] - a.gt_xy[gi]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf distances never match
-        dist = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]) / a.gt_head[gi][:, None]
+    dist = pckh_distance(a.gt_xy[gi], a.pr_xy[pi], a.gt_head[gi][:, None])
     match = a.pr_has[pi] & a.gt_has[gi] & (dist <= threshold)
 
     # pck = matched joints / joints the GT has (a GT with no joint keeps the raw count, 0).

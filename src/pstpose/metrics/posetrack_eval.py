@@ -1,4 +1,4 @@
-"""``evaluate``: PoseTrack per-joint AP of predictions against ground truth.
+"""``evaluate``: PoseTrack per-joint AP (and, on request, tracking MOTA) of predictions against ground truth.
 
 The one entry point behind ``pstpose eval`` and the Python API; both return the same numbers
 because the CLI only formats this function's ``EvalResult``.
@@ -13,7 +13,7 @@ from pstpose.data.posetrack import load_sequence, load_sequences
 from pstpose.data.records import Sequence
 from pstpose.metrics.diagnostics import Diagnostics, EvaluationInputError
 from pstpose.metrics.posetrack_ap import assign_predictions, joint_metrics
-from pstpose.metrics.posetrack_inputs import MODES, prepare
+from pstpose.metrics.posetrack_inputs import MODES, prepare, prepare_tracking
 from pstpose.metrics.report import EvalResult
 
 DEFAULT_MODE: dict[str, str] = {"pt17": "posetrack", "pt18": "posetrack", "pt21": "posetrack21"}
@@ -55,15 +55,17 @@ def evaluate(
     mode: str | None = None,
     gt_format: str = "auto",
     pred_format: str = "auto",
+    tracking: bool = False,
 ) -> EvalResult:
     """Per-joint AP, precision and recall of ``pred`` against ``gt``.
 
     ``gt``/``pred``: directories with one JSON per sequence (same file names), single files, or
     lists of ``Sequence`` (paired by ``name``). ``mode``: ``"posetrack"`` (official
     PoseTrack17/18 tool) or ``"posetrack21"`` (PoseTrack21 kit); by default chosen from the GT
-    format. Raises ``EvaluationInputError`` / ``PoseTrackFormatError`` (ValueErrors naming the
-    file and the fix) for inputs the official tools refuse; accepted problems become
-    ``EvalResult.warnings``.
+    format. ``tracking=True`` adds the official tool's pose-tracking scores (``EvalResult.tracking``;
+    ``posetrack`` mode only; every person in counted frames needs a track id). Raises
+    ``EvaluationInputError`` / ``PoseTrackFormatError`` (ValueErrors naming the file and the fix)
+    for inputs the official tools refuse; accepted problems become ``EvalResult.warnings``.
     """
     gt_seqs = read_sequences(gt, gt_format, "GT")
     pred_seqs = read_sequences(pred, pred_format, "prediction")
@@ -73,9 +75,27 @@ def evaluate(
     if mode not in MODES:
         raise EvaluationInputError(f"unknown evaluation mode {mode!r}; use one of {', '.join(MODES)}")
     diag = Diagnostics()
-    arrays, stats = prepare(gt_seqs, pred_seqs, mode, diag)
+    track_scores = None
+    if tracking:
+        if mode != "posetrack":
+            raise EvaluationInputError(
+                f"tracking evaluation follows the official PoseTrack17/18 tool; it has no {mode} mode "
+                "(mode='posetrack' scores PoseTrack21 files with that tool's rules)"
+            )
+        from pstpose.metrics.posetrack_tracking import tracking_metrics
+
+        arrays, stats, tracks = prepare_tracking(gt_seqs, pred_seqs, diag)
+        track_scores = tracking_metrics(arrays, tracks, MATCH_THRESHOLD, diag)
+    else:
+        arrays, stats = prepare(gt_seqs, pred_seqs, mode, diag)
     labels = assign_predictions(arrays, MATCH_THRESHOLD)
     joints = joint_metrics(arrays, labels, recall_floor_one=mode == "posetrack21")
     return EvalResult(
-        mode=mode, joints=joints, stats=stats, gt_format=gt_fmt, pred_format=pred_fmt, warnings=diag.lines()
+        mode=mode,
+        joints=joints,
+        stats=stats,
+        gt_format=gt_fmt,
+        pred_format=pred_fmt,
+        warnings=diag.lines(),
+        tracking=track_scores,
     )

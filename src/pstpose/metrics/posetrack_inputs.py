@@ -34,6 +34,24 @@ class InputStats:
     ignored_pred_persons: int  # in frames that do not count
 
 
+@dataclass
+class TrackInputs:
+    """What tracking evaluation needs beyond ``PoseArrays``, aligned with its persons and frames.
+
+    ``gt_listed`` / ``pr_listed`` say whether the official tool still sees any person on that side
+    of a counted frame: every listed person, except that in frames with ignore polygons persons
+    left without joints are gone. A frame where either side sees nobody is scored by the tool's
+    fallback rule (``pstpose.metrics.posetrack_tracking``).
+    """
+
+    sequence_names: list[str]
+    frame_sequence: np.ndarray  # (n_frames,) index into sequence_names of each counted frame
+    gt_listed: np.ndarray  # (n_frames,) bool
+    pr_listed: np.ndarray  # (n_frames,) bool
+    gt_track: np.ndarray  # (NG,) int64, aligned with PoseArrays.gt_*
+    pr_track: np.ndarray  # (NP,) int64, aligned with PoseArrays.pr_*
+
+
 def _where(seq: Sequence) -> str:
     return str(seq.source) if seq.source is not None else seq.name
 
@@ -117,8 +135,61 @@ def _first_bad(mask: np.ndarray, persons: list[Person]) -> str:
     return f"{persons[first[0]].extra.get('where', 'a person')}{joint}"
 
 
+def _require_track_ids(persons: list[Person], what: str, where: str, frame_name: str) -> list[int]:
+    """Tracking is scored per track id: every person of a counted frame needs an integer id,
+    unique within the frame (the official tool refuses duplicates and misaligns missing ids)."""
+    fix = (
+        f"write an integer track_id on every {what} person, the same id for the same person in every frame "
+        "and unique within a frame"
+    )
+    ids = []
+    for k, p in enumerate(persons):
+        who = p.extra.get("where", f"{where}: frame {frame_name}, person {k}")
+        if "invalid_track_id" in p.extra:
+            raise EvaluationInputError(
+                f"{who}: {what} track_id is {p.extra['invalid_track_id']!r}, not an integer; tracking evaluation "
+                f"needs integer ids; {fix}"
+            )
+        if p.track_id is None:
+            raise EvaluationInputError(
+                f"{who}: {what} person has no track_id (frame {frame_name}); tracking evaluation needs one; {fix}"
+            )
+        ids.append(int(p.track_id))
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        why = (
+            "the official tool refuses them"
+            if what == "predicted"
+            else "motmetrics, which the official tool uses, cannot score repeated GT ids"
+        )
+        raise EvaluationInputError(
+            f"{where}: frame {frame_name} has {what} track_id {dup} twice; tracking evaluation refuses duplicates "
+            f"({why}); {fix}"
+        )
+    return ids
+
+
 def prepare(gt: list[Sequence], pred: list[Sequence], mode: str, diag: Diagnostics) -> tuple[PoseArrays, InputStats]:
     """Apply steps 1-3 of the protocol and return the pooled arrays plus counts."""
+    arrays, stats, _ = _prepare(gt, pred, mode, diag, tracking=False)
+    return arrays, stats
+
+
+def prepare_tracking(
+    gt: list[Sequence], pred: list[Sequence], diag: Diagnostics
+) -> tuple[PoseArrays, InputStats, TrackInputs]:
+    """``prepare`` in ``posetrack`` mode plus the track ids and per-frame facts tracking needs.
+
+    Missing, non-integer or duplicate track ids (GT or predictions) in counted frames are errors.
+    """
+    arrays, stats, tracks = _prepare(gt, pred, "posetrack", diag, tracking=True)
+    assert tracks is not None
+    return arrays, stats, tracks
+
+
+def _prepare(
+    gt: list[Sequence], pred: list[Sequence], mode: str, diag: Diagnostics, tracking: bool
+) -> tuple[PoseArrays, InputStats, TrackInputs | None]:
     if mode not in MODES:
         raise EvaluationInputError(f"unknown evaluation mode {mode!r}; use one of {', '.join(MODES)}")
     strict = mode == "posetrack21"
@@ -129,7 +200,13 @@ def prepare(gt: list[Sequence], pred: list[Sequence], mode: str, diag: Diagnosti
     pr_frame: list[int] = []
     polygons: list[tuple[int, list[np.ndarray]]] = []
     n_frames = counted = ignored = 0
-    for g, p in pairs:
+    gt_track: list[int] = []
+    pr_track: list[int] = []
+    frame_seq: list[int] = []
+    gt_listed: list[int] = []
+    pr_listed: list[int] = []
+    has_polygons: list[bool] = []
+    for seq_index, (g, p) in enumerate(pairs):
         _check_frame_names(g, p, diag)
         for gf, pf in zip(g.frames, p.frames):
             n_frames += 1
@@ -137,6 +214,13 @@ def prepare(gt: list[Sequence], pred: list[Sequence], mode: str, diag: Diagnosti
             if not counts:
                 ignored += len(pf.persons)
                 continue
+            if tracking:
+                gt_track.extend(_require_track_ids(gf.persons, "GT", _where(g), gf.file_name))
+                pr_track.extend(_require_track_ids(pf.persons, "predicted", _where(p), pf.file_name))
+                frame_seq.append(seq_index)
+                gt_listed.append(len(gf.persons))
+                pr_listed.append(len(pf.persons))
+                has_polygons.append(bool(gf.ignore_regions))
             _check_track_ids(pf.persons, _where(p), pf.file_name, strict, diag)
             gt_persons.extend(gf.persons)
             gt_frame.extend([counted] * len(gf.persons))
@@ -180,7 +264,20 @@ def prepare(gt: list[Sequence], pred: list[Sequence], mode: str, diag: Diagnosti
         pred_persons=int(keep_pr.sum()),
         ignored_pred_persons=ignored,
     )
-    return arrays, stats
+    if not tracking:
+        return arrays, stats, None
+    polygons_in = np.asarray(has_polygons, dtype=bool)
+    kept_gt = np.bincount(arrays.gt_frame, minlength=counted) > 0
+    kept_pr = np.bincount(arrays.pr_frame, minlength=counted) > 0
+    tracks = TrackInputs(
+        sequence_names=[g.name for g, _ in pairs],
+        frame_sequence=np.asarray(frame_seq, dtype=np.int64),
+        gt_listed=np.where(polygons_in, kept_gt, np.asarray(gt_listed) > 0),
+        pr_listed=np.where(polygons_in, kept_pr, np.asarray(pr_listed) > 0),
+        gt_track=np.asarray(gt_track, dtype=np.int64)[keep_gt],
+        pr_track=np.asarray(pr_track, dtype=np.int64)[keep_pr],
+    )
+    return arrays, stats, tracks
 
 
 def _has(persons: list[Person], kp: np.ndarray, strict: bool) -> np.ndarray:

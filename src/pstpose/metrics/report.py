@@ -3,7 +3,8 @@
 Tables round to one decimal as papers print them; JSON keeps full precision (NaN as null).
 Group columns: Head = mean(head_top, head_bottom, nose), the others the mean of left and
 right (a plain mean: NaN when a member is NaN); Mean = nanmean of the 15 joints, which the
-official tool calls Total — not the mean of the seven groups.
+official tool calls Total — not the mean of the seven groups. Tracking scores (``--tracking``)
+use the same columns; their printed table labels them as the official tool does.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pstpose.keypoints import EVAL_GROUPS, JOINT_NAMES, PT17_JOINT_NAMES, UNANNOTATED_JOINTS
 from pstpose.metrics.posetrack_ap import JointMetrics
 from pstpose.metrics.posetrack_inputs import InputStats
+
+if TYPE_CHECKING:
+    from pstpose.metrics.posetrack_tracking import TrackingMetrics
 
 MODE_DESCRIPTIONS: dict[str, str] = {
     "posetrack": "official PoseTrack17/18 tool rules",
@@ -27,6 +31,10 @@ MODE_DESCRIPTIONS: dict[str, str] = {
 SUMMARY_COLUMNS: tuple[str, ...] = tuple(name for name, _ in EVAL_GROUPS) + ("Mean",)
 METRICS: tuple[str, ...] = ("ap", "precision", "recall")
 _METRIC_LABELS = {"ap": "AP", "precision": "Precision", "recall": "Recall"}
+TRACKING_METRICS: tuple[str, ...] = ("mota", "motp", "precision", "recall")
+_TRACKING_LABELS = {"mota": "MOTA", "motp": "MOTP", "precision": "Prec", "recall": "Rec", "motp_matched": "MOTP_m"}
+# The official tool's column labels for the tracking table, in SUMMARY_COLUMNS order.
+TRACKING_COLUMN_LABELS: tuple[str, ...] = ("Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl", "Total")
 # Per-joint rows in the model's 17-slot order (ears are never evaluated).
 DISPLAY_JOINTS: tuple[str, ...] = tuple(n for i, n in enumerate(JOINT_NAMES) if i not in UNANNOTATED_JOINTS)
 
@@ -57,6 +65,7 @@ class EvalResult:
     gt_format: str
     pred_format: str
     warnings: list[str] = field(default_factory=list)
+    tracking: TrackingMetrics | None = None  # with evaluate(..., tracking=True)
 
     def _values(self, metric: str) -> np.ndarray:
         return getattr(self.joints, metric)
@@ -72,6 +81,64 @@ class EvalResult:
     @property
     def mean_ap(self) -> float:
         return self.summary("ap")["Mean"]
+
+    def _tracking(self) -> TrackingMetrics:
+        if self.tracking is None:
+            raise ValueError("no tracking scores: evaluate with tracking=True")
+        return self.tracking
+
+    def tracking_summary(self, metric: str = "mota") -> dict[str, float]:
+        """Group means and Mean (the tool's Total) of ``mota``, ``motp``, ``precision``, ``recall``
+        or ``motp_matched``."""
+        return summarize(getattr(self._tracking(), metric))
+
+    def tracking_per_joint(self, metric: str = "mota") -> dict[str, float]:
+        vals = getattr(self._tracking(), metric)
+        return {name: float(vals[PT17_JOINT_NAMES.index(name)]) for name in DISPLAY_JOINTS}
+
+    @property
+    def mean_mota(self) -> float:
+        return self.tracking_summary("mota")["Mean"]
+
+    def _tracking_dict(self) -> dict[str, Any]:
+        t = self._tracking()
+        metrics = (*TRACKING_METRICS, "motp_matched")
+        per_joint = {}
+        for name in DISPLAY_JOINTS:
+            j = PT17_JOINT_NAMES.index(name)
+            per_joint[name] = {m: _json_number(getattr(t, m)[j]) for m in metrics} | t.counts(j)
+        return {
+            "rules": "official PoseTrack17/18 tool, evalPoseTracking",
+            "sequences": t.sequences,
+            "scored_frames": t.scored_frames,
+            "summary": {m: {k: _json_number(v) for k, v in self.tracking_summary(m).items()} for m in metrics},
+            "per_joint": per_joint,
+        }
+
+    def tracking_table(self) -> str:
+        """MOTA, MOTP, precision and recall per joint group and Total, then per joint, as plain text."""
+        t = self._tracking()
+        lines = [
+            f"PoseTrack pose tracking (official PoseTrack17/18 tool, its evalPoseTracking rules): {t.sequences} "
+            f"sequences, {t.scored_frames} frames scored",
+            f"{'':<11}" + "".join(f"{c:>9}" for c in TRACKING_COLUMN_LABELS),
+        ]
+        for m in TRACKING_METRICS:
+            row = self.tracking_summary(m)
+            lines.append(f"{_TRACKING_LABELS[m]:<11}" + "".join(f"{_fmt(row[c]):>9}" for c in SUMMARY_COLUMNS))
+        lines.append("")
+        lines.append(
+            f"{'joint':<16}{'MOTA':>8}{'MOTP':>8}{'Prec':>8}{'Rec':>8}{'obj':>8}{'miss':>8}{'FP':>8}{'IDsw':>8}"
+        )
+        for name in DISPLAY_JOINTS:
+            j = PT17_JOINT_NAMES.index(name)
+            c = t.counts(j)
+            lines.append(
+                f"{name:<16}"
+                + "".join(f"{_fmt(getattr(t, m)[j]):>8}" for m in TRACKING_METRICS)
+                + "".join(f"{c[k]:>8}" for k in ("num_objects", "num_misses", "num_false_positives", "num_switches"))
+            )
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         per_joint = {}
@@ -93,7 +160,7 @@ class EvalResult:
             "per_joint": per_joint,
             "counts": dict(vars(self.stats)),
             "warnings": list(self.warnings),
-        }
+        } | ({"tracking": self._tracking_dict()} if self.tracking is not None else {})
 
     def table(self) -> str:
         """The paper's table plus per-joint AP / precision / recall, as plain text."""
@@ -116,6 +183,8 @@ class EvalResult:
                 f"{name:<16}{_fmt(self.joints.ap[j]):>8}{_fmt(self.joints.precision[j]):>11}"
                 f"{_fmt(self.joints.recall[j]):>9}{int(self.joints.n_gt[j]):>8}{int(self.joints.n_pred[j]):>8}"
             )
+        if self.tracking is not None:
+            lines += ["", self.tracking_table()]
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -134,6 +203,15 @@ class EvalResult:
             lines.append(
                 f"| {name} | {_fmt(self.joints.ap[j])} | {_fmt(self.joints.precision[j])} | {_fmt(self.joints.recall[j])} |"
             )
+        if self.tracking is not None:
+            lines += ["", "Pose tracking (official PoseTrack17/18 tool rules)", ""]
+            lines += [
+                "| Metric | " + " | ".join(TRACKING_COLUMN_LABELS) + " |",
+                "|---|" + "---:|" * len(SUMMARY_COLUMNS),
+            ]
+            for m in TRACKING_METRICS:
+                row = self.tracking_summary(m)
+                lines.append(f"| {_TRACKING_LABELS[m]} | " + " | ".join(_fmt(row[c]) for c in SUMMARY_COLUMNS) + " |")
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
@@ -158,4 +236,10 @@ class EvalResult:
                     int(self.joints.n_pred[j]),
                 ]
             )
+        if self.tracking is not None:
+            writer.writerow([])
+            writer.writerow(["mode", "tracking metric", *SUMMARY_COLUMNS])
+            for m in TRACKING_METRICS:
+                row = self.tracking_summary(m)
+                writer.writerow([self.mode, _TRACKING_LABELS[m], *(_fmt(row[c]) for c in SUMMARY_COLUMNS)])
         return buf.getvalue()
