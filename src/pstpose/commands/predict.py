@@ -33,13 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_weights_arguments(parser, default="the packaged tiny model")
     parser.add_argument(
-        "--detector", default="hog", help="hog | boxes:FILE (COCO .json or MOT .txt) | torchvision[:MODEL]"
+        "--detector",
+        default="hog",
+        help="person detector: hog (OpenCV, no weights) | torchvision's fasterrcnn, fasterrcnn-mobile, "
+        "fasterrcnn-mobile320, retinanet, fcos, ssd, ssdlite, maskrcnn, keypointrcnn, or torchvision:BUILDER "
+        "(need torchvision; COCO weights fetched on first use) | onnx:FILE, yolox:FILE, rtmdet:FILE "
+        "(a YOLOX / RTMDet ONNX export, e.g. rtmlib's) | boxes:FILE (COCO .json or MOT .txt)",
     )
     parser.add_argument(
         "--det-thr",
         type=float,
         default=None,
-        help="detector / box-file score threshold (default: hog 0.5, boxes 0.2, torchvision 0.5)",
+        help="detector / box-file score threshold (default: hog 0.5, boxes 0.2, torchvision 0.5, onnx 0.3)",
     )
     parser.add_argument(
         "--detect-every",
@@ -115,7 +120,7 @@ def output_spec(args: argparse.Namespace, images: bool = False) -> OutputSpec:
 
 def run(args: argparse.Namespace) -> int:
     from pstpose.commands import device_from_option
-    from pstpose.inference.detectors import BoxFileDetector, make_detector
+    from pstpose.inference.detectors import BoxFileDetector, make_detector, weak_detector_hint
     from pstpose.inference.outputs import IMAGES
     from pstpose.inference.predictor import PosePredictor
     from pstpose.inference.sources import open_source
@@ -152,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
         run = predictor.predict_to_files(source, spec, progress=not args.no_progress)
     if isinstance(detector, BoxFileDetector) and detector.frames_matched == 0 and run.times.frames:
         print(f"warning: {args.detector}: no frame of {args.source} matched an entry of the box file", file=sys.stderr)
+    hint = weak_detector_hint(detector)
+    if hint:
+        print(f"{hint}; choose one with --detector NAME", file=sys.stderr)
     print(run.summary())
     for kind, path in run.paths.items():
         print(f"{kind if kind in ('video', 'images') else 'json'}: {path}")
