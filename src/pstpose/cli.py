@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "synth": "generate a synthetic video pose dataset in PoseTrack18 format",
     "export": "export a model to ONNX and check it against PyTorch",
     "ablate": "train and evaluate a study's variants x seeds (resumable) and summarise them",
+    "explain": "pictures of what DFE, FCG and DSF do for one joint of one person clip",
     "info": "versions, devices and model presets",
 }
 

@@ -93,6 +93,20 @@ class DifferentialAttention(nn.Module):
         a_neg = F.scaled_dot_product_attention(qk[0, 1], qk[1, 1], v, scale=half**-0.5)
         return a_pos - self.lambda_value() * a_neg
 
+    def attention_maps(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The positive and negative softmax maps of Eq. 2, (B, heads, N, N) each, for inspection.
+
+        ``forward`` never forms them (the fused kernels do not return weights); this reads the same
+        q/k layout out explicitly. Rows are queries and sum to 1 over the N keys.
+        """
+        b, n, _ = h.shape
+        heads, half = self.num_heads, self.head_dim // 2
+        qk = self.qk(h).reshape(b, n, 2, heads, 2, half).permute(2, 4, 0, 3, 1, 5)
+        scale = half**-0.5
+        positive = torch.softmax((qk[0, 0] @ qk[1, 0].transpose(-1, -2)) * scale, dim=-1)
+        negative = torch.softmax((qk[0, 1] @ qk[1, 1].transpose(-1, -2)) * scale, dim=-1)
+        return positive, negative
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         # Differential Transformer's (1 - lambda_init) output scale, folded into the norm's scale.
         scale = self.head_norm_weight * (1.0 - self.lambda_init)

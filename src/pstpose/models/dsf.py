@@ -136,6 +136,21 @@ class DeformableFusion(nn.Module):
         sampled = sampled + self.kv_bias
         return sampled[..., :d], sampled[..., d:]
 
+    def sampling(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What ``forward`` samples and how each query weighs it, for inspection.
+
+        Returns (offsets (B, G, T, h, w, 3) as (dt, dy, dx) in token cells, attention
+        (B, heads, N, N)): row i of a head in offset group g holds query i's softmax weights over
+        the keys sampled at every cell j + offsets[:, g, j]. ``forward`` does not form the weights.
+        """
+        q = self.q(h)
+        g = self.grid
+        offsets = self.offsets(q.reshape(h.shape[0], g.frames, g.height, g.width, self.dim).permute(0, 4, 1, 2, 3))
+        k, _ = self.sampled_keys_values(h, offsets)
+        q, k = split_heads(q, self.num_heads), split_heads(k, self.num_heads)
+        scale = (self.dim // self.num_heads) ** -0.5
+        return offsets, torch.softmax((q @ k.transpose(-1, -2)) * scale, dim=-1)
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         q = self.q(h)
         g = self.grid

@@ -120,6 +120,10 @@ class ClusterGuidance(nn.Module):
         trunc_normal_init_(self)
         zero_init_(self.proj)
 
+    def clusters(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The DPC-KNN (centres, assignment) that ``forward`` uses for normalised tokens ``h``, for inspection."""
+        return dpc_knn(h.detach(), self.num_clusters, self.knn)
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         _, assignment = dpc_knn(h.detach(), self.num_clusters, self.knn)
         weights = merge_weights(self.score(h).squeeze(-1), assignment, self.num_clusters)
