@@ -8,11 +8,17 @@ target (docs/inference.md): everything but the model ≤ 20% of the total at ``t
 
 Boxes come from the known figure positions by default (``--detector hog`` times OpenCV's HOG
 instead). Uses the real model (``build_model``); exits with a message when it is not importable.
+
+``--compare-overlap N`` runs the same video N times each with the front stages (decode, detect,
+crop) overlapped with the model and in series, interleaved, and reports the wall-clock ratio:
+
+    python benchmarks/video_throughput.py --detector hog --compare-overlap 3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -71,6 +77,10 @@ def main() -> int:
     parser.add_argument("--flip", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--no-overlap", action="store_true", help="run decode/detect/crop in series with the model")
+    parser.add_argument(
+        "--compare-overlap", type=int, default=0, metavar="N", help="N interleaved runs with and without overlap"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "video_throughput.json"))
     args = parser.parse_args()
 
@@ -99,27 +109,55 @@ def main() -> int:
         tmp = Path(tmp)
         video = tmp / "walk.mp4"
         true_boxes = stick_figure_video(video, args.frames, args.persons, width, height, fps=25.0)
-        detector = GivenBoxes(true_boxes) if args.detector == "given" else HOGDetector()
-        predictor = PosePredictor(
-            model, detector, device=args.device, batch_size=args.batch_size, flip=args.flip, keep_images=True
-        )
+
+        def run(overlap: bool):
+            """One timed pass over the video; returns (wall seconds, the predictor's stage times)."""
+            detector = GivenBoxes(true_boxes) if args.detector == "given" else HOGDetector()
+            predictor = PosePredictor(
+                model,
+                detector,
+                device=args.device,
+                batch_size=args.batch_size,
+                flip=args.flip,
+                keep_images=True,
+                overlap=overlap,
+            )
+            start = time.perf_counter()
+            with (
+                NativeJsonWriter(tmp / "walk.json", source=str(video), fps=25.0, width=width, height=height) as js,
+                VideoWriter(tmp / "walk.overlay.mp4", 25.0) as vw,
+            ):
+                for result in predictor.stream(video):
+                    with predictor.times.time("write"):
+                        js.write(result)
+                        vw.write(result.plot())
+            return time.perf_counter() - start, predictor.times
+
         # warm-up (allocators, lazy init) on the first frames, not counted
         warm = PosePredictor(model, GivenBoxes(true_boxes), device=args.device, batch_size=args.batch_size)
         for i, _ in enumerate(warm.stream(video)):
             if i >= args.batch_size:
                 break
-        start = time.perf_counter()
-        with (
-            NativeJsonWriter(tmp / "walk.json", source=str(video), fps=25.0, width=width, height=height) as js,
-            VideoWriter(tmp / "walk.overlay.mp4", 25.0) as vw,
-        ):
-            for result in predictor.stream(video):
-                with predictor.times.time("write"):
-                    js.write(result)
-                    vw.write(result.plot())
-        wall = time.perf_counter() - start
+        comparison = None
+        if args.compare_overlap:
+            walls: dict[str, list[float]] = {"series": [], "overlapped": []}
+            for _ in range(args.compare_overlap):
+                for name, overlap in (("series", False), ("overlapped", True)):
+                    walls[name].append(run(overlap)[0])
+            med = {k: float(np.median(v)) for k, v in walls.items()}
+            comparison = {
+                "runs_each": args.compare_overlap,
+                "wall_seconds": {k: [round(x, 4) for x in v] for k, v in walls.items()},
+                "frames_per_second": {k: round(args.frames / m, 3) for k, m in med.items()},
+                "speedup_median": round(med["series"] / med["overlapped"], 3),
+            }
+            print(
+                f"overlap: series {comparison['frames_per_second']['series']:.2f} frames/s, overlapped "
+                f"{comparison['frames_per_second']['overlapped']:.2f} frames/s (median of {args.compare_overlap} "
+                f"interleaved runs each): {comparison['speedup_median']:.2f}x"
+            )
+        wall, times = run(not args.no_overlap)
 
-    times = predictor.times
     split = times.as_dict()
     total = times.total
     model_share = times.seconds["model"] / total if total else 0.0
@@ -145,6 +183,7 @@ def main() -> int:
         "batch_size": args.batch_size,
         "detector": args.detector,
         "flip": args.flip,
+        "overlap": not args.no_overlap,
         "device": args.device,
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -154,8 +193,11 @@ def main() -> int:
         "frames_per_second": round(fps, 3),
         "persons_per_second": round(pps, 3),
         "non_model_share": round(1 - model_share, 4),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         **split,
     }
+    if comparison is not None:
+        record["overlap_comparison"] = comparison
     out = Path(args.out)
     write_json(out, record, indent=2)
     print(f"wrote {out}")

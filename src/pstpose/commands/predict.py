@@ -77,6 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="model arithmetic: bf16 = bfloat16 autocast (CPUs with AVX-512 BF16/AMX, recent GPUs); "
         "auto = bf16 on CUDA GPUs that support it, fp32 elsewhere",
     )
+    parser.add_argument(
+        "--clip-mode",
+        choices=("exact", "streaming"),
+        default="exact",
+        help="exact: the keyframe box crops every frame of its clip (the paper's; each frame embedded 2ξ+1 "
+        "times); streaming: each frame's persons embedded once with their own boxes and reused by the "
+        "neighbouring clips (needs --detect-every 1; see docs/inference.md for its speed and accuracy)",
+    )
     parser.add_argument("--batch-size", type=int, default=4, help="keyframes per model call (all their persons)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crops")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="hide joints under this score in the overlay")
@@ -141,6 +149,11 @@ def run(args: argparse.Namespace) -> int:
         model = load_model_from_args(args, device)
     except NoDefaultWeightsError as exc:
         raise CLIError(f"{exc}; pass --weights") from None
+    if args.clip_mode == "streaming" and args.detect_every > 1:
+        raise CLIError(
+            "--clip-mode streaming needs --detect-every 1: boxes taken from the previous frame's poses "
+            "are known only after that frame's clip has run"
+        )
     predictor = PosePredictor(
         model,
         detector,
@@ -152,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         score_by_box=args.score_by_box,
         keep_images=False,
         precision=precision,
+        clip_mode=args.clip_mode,
     )
     with removing_new_folders_on_error(folders):  # a bad frame midway leaves no empty output folders
         run = predictor.predict_to_files(source, spec, progress=not args.no_progress)

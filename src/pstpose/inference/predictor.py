@@ -25,6 +25,7 @@ from pstpose.inference.outputs import OutputSpec
 from pstpose.inference.prefetch import prefetch
 from pstpose.inference.results import PoseResult
 from pstpose.inference.sources import Clip, FrameSource, SourceFrame, iter_clips, open_source
+from pstpose.inference.streaming import CLIP_MODES, EmbeddedFrame, clip_frame_indices, link_boxes
 from pstpose.inference.timing import StageTimes
 from pstpose.inference.tracker import Tracker
 from pstpose.preprocess import INPUT_SIZE, normalize_rgb
@@ -222,6 +223,10 @@ class PosePredictor:
     overlap: decode, detect and crop the next frames in a background thread while the model runs
         (``pstpose.inference.prefetch``); stage times then overlap and add up to more than the wall
         time. Not with ``detect_every`` > 1, whose frames need the previous frame's poses.
+    clip_mode: ``"exact"`` (the paper's: the keyframe box crops every frame of its clip) or
+        ``"streaming"`` (each frame's persons are embedded once, with their own boxes, and reused
+        by the neighbouring clips; ``pstpose.inference.streaming``). Streaming needs a PSTPose
+        and ``detect_every`` = 1; photos and single-frame models always run exact.
     precision: ``"fp32"``, ``"bf16"`` (bfloat16 autocast; needs native bf16 units) or ``"auto"``
         (bf16 on CUDA GPUs that support it, else fp32; ``pstpose.devices.resolve_precision``).
     """
@@ -245,6 +250,7 @@ class PosePredictor:
         max_clips_per_forward: int = 64,
         precision: str = "auto",
         overlap: bool = True,
+        clip_mode: str = "exact",
     ):
         if batch_size < 1 or detect_every < 1 or max_clips_per_forward < 1:
             raise ValueError("batch_size, detect_every and max_clips_per_forward must be >= 1")
@@ -280,6 +286,20 @@ class PosePredictor:
         self.keep_images = keep_images
         self.max_clips_per_forward = max_clips_per_forward
         self.overlap = overlap
+        if clip_mode not in CLIP_MODES:
+            raise ValueError(f"clip_mode must be one of {', '.join(CLIP_MODES)}, got {clip_mode!r}")
+        if clip_mode == "streaming":
+            if detect_every > 1:
+                raise ValueError(
+                    "clip_mode='streaming' needs detect_every=1: a frame between detections takes its "
+                    "boxes from the previous frame's poses, which streaming computes only later"
+                )
+            if not hasattr(self.model, "heatmaps_from_frame_tokens"):
+                raise ValueError(
+                    f"clip_mode='streaming' needs a model that embeds frames separately (PSTPose); "
+                    f"{type(self.model).__name__} does not"
+                )
+        self.clip_mode = clip_mode
         self.times = StageTimes()
         self.source: FrameSource | None = None
         self._track = True
@@ -296,6 +316,10 @@ class PosePredictor:
         pending: list[_Pending] = []
         previous: PoseResult | None = None
         independent = src.independent  # photos: each its own clip, detected, not tracked
+        if self.clip_mode == "streaming" and not independent and self.frames_per_side > 0:
+            self._track = True
+            yield from self._stream_embedding_once(src)
+            return
         clips = (
             (Clip(f, (f.image,) * (2 * self.frames_per_side + 1)) for f in self._timed_frames(src))
             if independent
@@ -443,6 +467,143 @@ class PosePredictor:
             crops = crop_clips(clip.frames, mats, self.input_size, normalize=False)
         return _Pending(clip.key, boxes, scores, mats, crops)
 
+    # --- streaming clips: every frame's persons embedded once ------------------------------
+    def _prepare_frame(self, frame: SourceFrame, detections: np.ndarray) -> _Pending:
+        """A frame's persons cropped with their own boxes: crops (n, 1, H, W, 3)."""
+        return self._prepare(Clip(frame, (frame.image,)), detections, None)
+
+    def _stream_embedding_once(self, src: FrameSource) -> Iterator[PoseResult]:
+        xi = self.frames_per_side
+        prepared = (self._prepare_frame(f, self._detect(Clip(f, (f.image,)))) for f in self._timed_frames(src))
+        if self.overlap:
+            prepared = prefetch(prepared, depth=2 * self.batch_size)
+        held: dict[int, EmbeddedFrame] = {}
+        waiting: list[_Pending] = []
+        next_key = 0
+        for item in prepared:
+            waiting.append(item)
+            if len(waiting) >= self.batch_size:
+                self._embed_frames(waiting, held)
+                waiting = []
+                newest = max(held)
+                if next_key + xi <= newest:
+                    keys = list(range(next_key, newest - xi + 1))
+                    yield from self._clips_from_embeddings(keys, held, last_index=None)
+                    next_key = keys[-1] + 1
+                    for index in [i for i in held if i < next_key - xi]:
+                        del held[index]
+        self._embed_frames(waiting, held)
+        if held:
+            last = max(held)
+            yield from self._clips_from_embeddings(list(range(next_key, last + 1)), held, last_index=last)
+
+    def _backbone(self, crops: np.ndarray):
+        """RGB uint8 crops (n, H, W, 3) -> tokens (n, h*w, C), mirrored crops' tokens appended
+        under ``flip``."""
+        import torch
+
+        device = self.device or model_device(self.model)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), self.max_clips_per_forward):
+                x = _to_model_input(self.model, crops[start : start + self.max_clips_per_forward, None], device)[:, 0]
+                with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                    chunks.append(self.model.embed_frames(x))
+                    if self.flip:
+                        chunks.append(self.model.embed_frames(x.flip(-1)))
+        if not chunks:
+            return None
+        if not self.flip:
+            return torch.cat(chunks)
+        return torch.cat([torch.cat(chunks[0::2]), torch.cat(chunks[1::2])])
+
+    def _embed_frames(self, frames: list[_Pending], held: dict[int, EmbeddedFrame]) -> None:
+        if not frames:
+            return
+        counts = [len(p.boxes) for p in frames]
+        tokens = None
+        if sum(counts):
+            with self.times.time("model"):
+                tokens = self._backbone(np.concatenate([p.crops[:, 0] for p in frames if len(p.boxes)]))
+        total, start = sum(counts), 0
+        for p, n in zip(frames, counts):
+            own = None
+            if n:
+                own = tokens[start : start + n]
+                if self.flip:
+                    own = (own, tokens[total + start : total + start + n])
+            start += n
+            held[p.key.index] = EmbeddedFrame(p.key, p.boxes, p.box_scores, p.matrices, own)
+
+    def _clips_from_embeddings(
+        self, keys: list[int], held: dict[int, EmbeddedFrame], last_index: int | None
+    ) -> list[PoseResult]:
+        """Keyframes ``keys`` (their neighbours embedded) -> results: gather each person's clip
+        tokens from the linked neighbours, embed exact-mode crops where none is linked, then run
+        refinement and head on all of them at once."""
+        import torch
+
+        newest = max(held) if last_index is None else last_index
+        plain, mirrored, fallback, where = [], [], [], []  # per clip: per frame a token source
+        for key in keys:
+            emb = held[key]
+            frames = clip_frame_indices(key, self.frames_per_side, newest)
+            links = {f: link_boxes(emb.boxes, held[f].boxes) for f in set(frames) if f != key}
+            for i in range(len(emb.boxes)):
+                slots = []
+                for f in frames:
+                    j = i if f == key else int(links[f][i])
+                    if j >= 0:
+                        slots.append(("held", f, j))
+                    else:
+                        slots.append(("new", len(fallback)))
+                        with self.times.time("crop"):
+                            fallback.append(
+                                crop_clips((held[f].frame.image,), emb.matrices[i : i + 1], self.input_size, False)[
+                                    0, 0
+                                ]
+                            )
+                where.append(slots)
+        extra = self._backbone(np.stack(fallback)) if fallback else None
+        n_extra = len(fallback)
+
+        def token(slot, mirrored_side: bool):
+            if slot[0] == "held":
+                stored = held[slot[1]].tokens
+                return (stored[1] if mirrored_side else stored[0])[slot[2]] if self.flip else stored[slot[2]]
+            return extra[n_extra + slot[1]] if mirrored_side else extra[slot[1]]
+
+        coords = np.zeros((0, len(self.joint_set), 2))
+        peaks = np.zeros((0, len(self.joint_set)))
+        if where:
+            with self.times.time("model"), torch.inference_mode():
+                device = self.device or model_device(self.model)
+                outputs = []
+                for start in range(0, len(where), self.max_clips_per_forward):
+                    chunk = where[start : start + self.max_clips_per_forward]
+                    plain = torch.stack([torch.stack([token(s, False) for s in slots]) for slots in chunk])
+                    batch = plain
+                    if self.flip:
+                        mirrored = torch.stack([torch.stack([token(s, True) for s in slots]) for slots in chunk])
+                        batch = torch.cat([plain, mirrored])
+                    with torch.autocast(
+                        torch.device(device).type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
+                    ):
+                        y = self.model.heatmaps_from_frame_tokens(batch).float()
+                    if self.flip:
+                        perm = self.joint_set.flip_permutation()
+                        y = (y[: len(chunk)] + flip_back(y[len(chunk) :], perm)) / 2
+                    outputs.append(y.cpu().numpy())
+                heatmaps = np.concatenate(outputs)
+            with self.times.time("decode_heatmaps"):
+                mats = np.concatenate([held[k].matrices for k in keys if len(held[k].boxes)])
+                hm_coords, peaks = decode_heatmaps(heatmaps, self.decode_method)
+                coords = to_image_coords(hm_coords, mats, heatmap_stride(heatmaps.shape[-2:], self.input_size))
+        pending = [
+            _Pending(held[k].frame, held[k].boxes, held[k].box_scores, held[k].matrices, np.zeros((0,))) for k in keys
+        ]
+        return self._results(pending, coords, peaks)
+
     def _flush(self, pending: list[_Pending]) -> list[PoseResult]:
         if not pending:
             return []
@@ -464,16 +625,21 @@ class PosePredictor:
             with self.times.time("decode_heatmaps"):
                 hm_coords, peaks = decode_heatmaps(heatmaps, self.decode_method)
                 coords = to_image_coords(hm_coords, mats, heatmap_stride(heatmaps.shape[-2:], self.input_size))
+        return self._results(pending, coords, peaks)
+
+    def _results(self, pending: list[_Pending], coords: np.ndarray, peaks: np.ndarray) -> list[PoseResult]:
+        """Keypoints of the persons of ``pending`` keyframes, in order -> tracked results."""
         results = []
         start = 0
-        for p, n in zip(pending, counts):
+        for p in pending:
+            n = len(p.boxes)
             kpts, scores = coords[start : start + n], peaks[start : start + n]
             start += n
             if self.score_by_box:
                 scores = scores * p.box_scores[:, None]
             with self.times.time("track"):
                 if self.tracker is not None and self._track:
-                    ids = self.tracker.update(p.boxes, kpts, scores)
+                    ids = self.tracker.update(p.boxes, kpts, scores, box_scores=p.box_scores)
                 else:
                     ids = np.full(n, -1, dtype=np.int64)
             results.append(

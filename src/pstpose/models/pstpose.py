@@ -98,9 +98,27 @@ class PSTPose(nn.Module):
     def clip_tokens(self, clip: torch.Tensor) -> torch.Tensor:
         """Backbone on all frames as one batch + frame embedding -> F_st (B, T*h*w, C)."""
         b, t = clip.shape[:2]
-        tokens = self.backbone(clip.reshape(b * t, *clip.shape[2:]))
-        tokens = tokens.reshape(b, t, self.grid.tokens_per_frame, -1) + self.temporal_embed
-        return tokens.reshape(b, t * self.grid.tokens_per_frame, -1)
+        tokens = self.embed_frames(clip.reshape(b * t, *clip.shape[2:]))
+        return self.stack_frames(tokens.reshape(b, t, self.grid.tokens_per_frame, -1))
+
+    def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Backbone alone: normalised frame crops (B, 3, H, W) -> tokens (B, h*w, C). A frame's
+        tokens do not depend on the clip it is in, which is what streaming inference reuses."""
+        return self.backbone(frames)
+
+    def stack_frames(self, frame_tokens: torch.Tensor) -> torch.Tensor:
+        """Per-frame tokens (B, T, h*w, C) + the frame embedding -> F_st (B, T*h*w, C)."""
+        b, t = frame_tokens.shape[:2]
+        return (frame_tokens + self.temporal_embed).reshape(b, t * self.grid.tokens_per_frame, -1)
+
+    def heatmaps_from_frame_tokens(self, frame_tokens: torch.Tensor) -> torch.Tensor:
+        """``forward`` after the backbone: per-frame tokens (B, T, h*w, C) -> keyframe heatmaps."""
+        expected = (self.config.num_frames, self.grid.tokens_per_frame)
+        if frame_tokens.ndim != 4 or tuple(frame_tokens.shape[1:3]) != expected:
+            raise ValueError(
+                f"frame tokens must be (B, {expected[0]}, {expected[1]}, C), got {tuple(frame_tokens.shape)}"
+            )
+        return self.decode_keyframe(self.refine_tokens(self.stack_frames(frame_tokens)))
 
     def refine_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """F_st -> F3_st through the enabled refinement blocks (DFE, FCG, DSF in that order)."""
