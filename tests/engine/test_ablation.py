@@ -85,6 +85,17 @@ def test_study_runs_resumes_and_summarises(tmp_path, dataset, monkeypatch, capsy
     assert entry["ap_mean"] == pytest.approx(sum(aps) / 2, abs=1e-3)
     assert "ap_diff_vs_reference" in entry
     assert "| no-dsf |" in (study.out / "summary.md").read_text()
+    # every run logs its module diagnostics; the summary's λ is the mean of the runs' own
+    lams = []
+    for s in (0, 1):
+        diag = json.loads((study.run_dir("full", s) / "results.json").read_text())["diagnostics"]
+        report = diag["standard"]
+        assert set(report["residual_ratio"]) == {"dfe", "fcg", "dsf"}
+        lams += [entry.get("value", entry.get("mean")) for entry in report["lambda"].values()]
+    assert summary["diagnostics"]["full"]["lambda"] == pytest.approx(sum(lams) / len(lams), abs=1e-4)
+    no_dsf = json.loads((study.run_dir("no-dsf", 0) / "results.json").read_text())["diagnostics"]["standard"]
+    assert "skipped" in no_dsf["dsf"] and "dsf" not in no_dsf["residual_ratio"]
+    assert "are the modules alive?" in (study.out / "summary.md").read_text()
     import cv2
 
     for name in ("ap.png", "error_by_speed.png"):

@@ -256,6 +256,43 @@ def evaluate_run(study: Study, model, cfg) -> dict[str, Any]:
     return results
 
 
+DIAGNOSTIC_TESTS = ("standard", "rapid-motion", "clutter")  # the conditions each module is claimed for
+DIAGNOSTIC_CLIPS = 120
+
+
+def run_diagnostics(study: Study, model) -> dict[str, Any]:
+    """``engine.diagnostics.module_diagnostics`` of a trained run on the study's test sets named in
+    ``DIAGNOSTIC_TESTS`` (all test sets when none of them exists): are its modules alive?"""
+    from pstpose.engine.diagnostics import module_diagnostics
+
+    tests = [t for t in study.tests if t.name in DIAGNOSTIC_TESTS] or list(study.tests)
+    return {t.name: module_diagnostics(model, t.root, split=t.split, max_clips=DIAGNOSTIC_CLIPS, seed=0) for t in tests}
+
+
+def add_missing_diagnostics(study: Study, log: Callable[[str], None] = print) -> int:
+    """Diagnostics for finished runs that lack them and still have their checkpoint (runs
+    finished before diagnostics existed); returns how many were added."""
+    import json
+
+    from pstpose.io import write_json
+    from pstpose.models.loading import load_model
+
+    added = 0
+    for variant, seed in study.runs():
+        run_dir = study.run_dir(variant, seed)
+        path = run_dir / "results.json"
+        if not path.exists() or not (run_dir / "last.pt").exists():
+            continue
+        document = json.loads(path.read_text())
+        if "diagnostics" in document:
+            continue
+        log(f"{variant} seed {seed}: module diagnostics")
+        document["diagnostics"] = run_diagnostics(study, load_model(run_dir / "last.pt").eval())
+        write_json(path, document, indent=1)
+        added += 1
+    return added
+
+
 def run_one(study: Study, variant: str, seed: int, init: str | None, log: Callable[[str], None] = print) -> dict:
     """Train (or resume) and evaluate one run; writes and returns its results.json document."""
     from pstpose.config import to_dict
@@ -288,6 +325,7 @@ def run_one(study: Study, variant: str, seed: int, init: str | None, log: Callab
         "train_seconds": train_seconds,
         "eval_seconds": time.perf_counter() - start,
         "tests": results,
+        "diagnostics": run_diagnostics(study, model.eval()),
     }
     write_json(run_dir / "results.json", document, indent=1)
     return document
@@ -352,6 +390,7 @@ def run_study(
             log(f"time budget of {max_minutes:g} min reached; run again to continue")
             break
         run_one(study, variant, seed, init, log)
+    add_missing_diagnostics(study, log)
     return write_summary(study)
 
 
@@ -411,7 +450,51 @@ def summarize(study: Study, runs: list[dict], reference: str = "full") -> dict:
                     {"ap_diff_vs_reference": _finite(diff), "ap_diff_low": _finite(dlo), "ap_diff_high": _finite(dhi)}
                 )
             table[variant]["tests"][test.name] = entry
-    return {"study": study.name, "reference": reference, "variants": table, "runs_finished": len(runs)}
+    return {
+        "study": study.name,
+        "reference": reference,
+        "variants": table,
+        "diagnostics": diagnostics_digest(by_variant),
+        "runs_finished": len(runs),
+    }
+
+
+def _mean(values: list) -> float | None:
+    kept = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return round(sum(kept) / len(kept), 4) if kept else None
+
+
+def diagnostics_digest(by_variant: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per variant, means over seeds (and the diagnostic test sets) of the figures that say
+    whether each module is alive: λ, each block's mixer-branch norm relative to its input, FCG
+    purity against random clusters, DSF offsets for the slowest and fastest joints."""
+    digest: dict[str, dict] = {}
+    for variant, items in by_variant.items():
+        reports = [rep for r in items for rep in r.get("diagnostics", {}).values()]
+        if not reports:
+            continue
+        lam = []
+        for rep in reports:
+            for entry in rep["lambda"].values():
+                lam.append(entry.get("value", entry.get("mean")))
+        modules = sorted({m for rep in reports for m in rep["residual_ratio"]})
+        out: dict[str, Any] = {
+            "runs": len(items),
+            "lambda": _mean(lam),
+            "mixer_ratio": {m: _mean([rep["residual_ratio"][m]["mixer"]["mean"] for rep in reports]) for m in modules},
+        }
+        fcg = [rep["fcg"] for rep in reports if "purity" in rep.get("fcg", {})]
+        if fcg:
+            out["fcg_purity"] = _mean([f["purity_body_tokens"] for f in fcg])
+            out["fcg_random_purity"] = _mean([f["random_purity_body_tokens"] for f in fcg])
+        dsf = [rep["dsf"] for rep in reports if "offset_px_by_speed" in rep.get("dsf", {})]
+        if dsf:
+            bins = [[b for b in d["offset_px_by_speed"] if b["count"]] for d in dsf]
+            out["dsf_offset_px_slowest"] = _mean([b[0]["mean"] for b in bins if b])
+            out["dsf_offset_px_fastest"] = _mean([b[-1]["mean"] for b in bins if b])
+            out["dsf_fastest_bin_px_per_frame"] = next((b[-1]["speed"][0] for b in bins if b), None)
+        digest[variant] = out
+    return digest
 
 
 def _finite(value: float) -> float | None:
@@ -484,6 +567,29 @@ def summary_markdown(summary: dict, study: Study) -> str:
             for t in tests
         ]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    digest = summary.get("diagnostics") or {}
+    if digest:
+
+        def num(value, digits=2):
+            return "–" if value is None else f"{value:.{digits}f}"
+
+        lines += [
+            "",
+            "### are the modules alive? (means over seeds and the diagnostic test sets)",
+            "",
+            "| variant | λ | mixer/input: " + " / ".join(["dfe", "fcg", "dsf"]) + " | FCG purity (random) "
+            "| DSF offset px: slowest → fastest joints |",
+            "|---|---|---|---|---|",
+        ]
+        for variant, d in digest.items():
+            ratios = " / ".join(num(d["mixer_ratio"].get(m)) for m in ("dfe", "fcg", "dsf"))
+            purity = f"{num(d.get('fcg_purity'))} ({num(d.get('fcg_random_purity'))})" if "fcg_purity" in d else "–"
+            offsets = (
+                f"{num(d['dsf_offset_px_slowest'], 1)} → {num(d['dsf_offset_px_fastest'], 1)}"
+                if "dsf_offset_px_slowest" in d
+                else "–"
+            )
+            lines.append(f"| {variant} | {num(d['lambda'], 3)} | {ratios} | {purity} | {offsets} |")
     return "\n".join(lines) + "\n"
 
 
