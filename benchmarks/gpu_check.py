@@ -184,14 +184,12 @@ def check_inference(ctx: dict) -> dict:
 
 
 def check_onnx(ctx: dict) -> dict:
+    import copy
+
     import numpy as np
     import onnxruntime as ort
 
-    from pstpose.export.onnx import export_onnx
-
-    import copy
-
-    from pstpose.export.onnx import randomize_small_parameters_
+    from pstpose.export.onnx import export_onnx, randomize_small_parameters_
 
     # a copy with its zero-initialised layers randomised, so the heatmaps are not trivially zero
     model = randomize_small_parameters_(copy.deepcopy(ctx["model"]).float().eval().cpu())
