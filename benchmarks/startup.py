@@ -65,11 +65,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="OMP_NUM_THREADS for the measured processes (default: torch's own)"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "startup.json"))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from pstpose.io import write_json
 
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     loads: list[dict] = []
     predicts: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,14 +83,16 @@ def main() -> int:
         boxes = Path(tmp) / "boxes.txt"  # MOT rows: the figure's box on every frame, no detector cost
         boxes.write_text("".join(f"{t + 1},-1,{150 + 4 * t},55,100,280,1,-1,-1,-1\n" for t in range(args.frames)))
         for r in range(args.repeat):
-            out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", LOAD_SNIPPET], capture_output=True, text=True, check=True, env=env
+            )
             loads.append(json.loads(out.stdout.strip().splitlines()[-1]))
             command = [
                 sys.executable, "-m", "pstpose", "predict", str(clip), "--detector", f"boxes:{boxes}",
                 "--out", str(Path(tmp) / f"out{r}"), "--no-progress",
             ]  # fmt: skip
             start = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
             wall = time.perf_counter() - start
             summary = next(line for line in done.stdout.splitlines() if " frames, " in line)
             stages = float(summary.split(" in ")[1].split(" s")[0])
@@ -101,6 +109,7 @@ def main() -> int:
         "benchmark": "startup",
         "repeat": args.repeat,
         "frames": args.frames,
+        "omp_num_threads": args.threads,
         "median_seconds": {**{k: round(v, 4) for k, v in med.items()}, "predict_process": round(process, 3)},
         "predict_pipeline_seconds": round(pipeline, 3),
         "predict_pipeline_share": round(pipeline / process, 3),
