@@ -24,27 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pstpose.keypoints import JOINT_NAMES
+
 HERE = Path(__file__).resolve().parent
 # PoseTrack18 joint names in file order (ears never annotated).
-NAMES = [
-    "nose",
-    "head_bottom",
-    "head_top",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-]
+NAMES = list(JOINT_NAMES)
 # PoseTrack17 ids of the 15 evaluated joints.
 PT17_IDS = {
     "right_ankle": 0,

@@ -27,24 +27,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pstpose.keypoints import PT17_JOINT_NAMES
+
 HERE = Path(__file__).resolve().parent
-NAMES = [
-    "right_ankle",
-    "right_knee",
-    "right_hip",
-    "left_hip",
-    "left_knee",
-    "left_ankle",
-    "right_wrist",
-    "right_elbow",
-    "right_shoulder",
-    "left_shoulder",
-    "left_elbow",
-    "left_wrist",
-    "head_bottom",
-    "nose",
-    "head_top",
-]
+NAMES = list(PT17_JOINT_NAMES)  # the official tool's joint order
 
 
 def _run(fmt: str, matched_only: bool) -> dict:
