@@ -140,6 +140,7 @@ def test_written_files_are_complete_and_score_the_same(split, tmp_path):
         "max_samples": None,
         "track_ids": "per-frame index (no tracking)",
         "model_joints": None,  # a PoseTrack model: nothing mapped
+        "precision": "fp32",
     }
     assert saved["weights"] == "oracle" and saved["dataset"]["split"] == "val"
     assert saved["samples"] == len(indices)

@@ -1,6 +1,8 @@
 """Read PoseTrack17/18/21 annotation and prediction files into ``pstpose.data.records``.
 
-Every reader returns keypoints in the 17-slot PoseTrack18 order, head boxes as
+Each file is parsed once into a ``SequenceTable`` (persons as arrays; what the evaluator reads,
+``load_sequence_tables``); ``Sequence`` records (``load_sequence``, ``load_sequences``) are built
+from it. Every reader returns keypoints in the 17-slot PoseTrack18 order, head boxes as
 ``[x1, y1, x2, y2]`` and ignore regions as ``(n, 2)`` polygons, so the evaluator, the
 training dataset and the writers never see file-format differences. ``Person.present``
 follows the rule of the file's own format:
@@ -17,14 +19,18 @@ format to change that.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pstpose.data.posetrack_annolist import parse_annolist
-from pstpose.data.posetrack_coco import parse_coco_frames
+from pstpose.data.posetrack_coco import parse_coco_table
 from pstpose.data.posetrack_common import FORMATS, PoseTrackFormatError
-from pstpose.data.records import Sequence
+from pstpose.data.records import Sequence, SequenceTable
 
 __all__ = [
     "FORMATS",
@@ -32,8 +38,11 @@ __all__ = [
     "detect_format",
     "load_merged",
     "load_sequence",
+    "load_sequence_table",
+    "load_sequence_tables",
     "load_sequences",
     "parse_sequence",
+    "parse_sequence_table",
 ]
 
 
@@ -65,21 +74,50 @@ def detect_format(data: Any, source: str | Path | None = None) -> str:
         )
     annotations = data.get("annotations") or []
     images = data.get("images") or []
-    if any(isinstance(a, dict) and "person_id" in a for a in annotations) or any(
-        isinstance(i, dict) and "has_labeled_person" in i for i in images
-    ):
+    if _any_has_key(annotations, "person_id") or _any_has_key(images, "has_labeled_person"):
         return "pt21"
     return "pt18"
 
 
-def _read_json(path: Path) -> Any:
-    """A PoseTrack file's JSON, read with the package's input limits (``pstpose.inputs``)."""
-    from pstpose.inputs import InputFileError, read_json
+def _any_has_key(records: Any, key: str) -> bool:
+    """Whether any dict in ``records`` has ``key`` (a C-level pass when all of them are dicts)."""
+    if isinstance(records, list) and not set(map(type, records)) - {dict}:
+        return any(map(dict.__contains__, records, itertools.repeat(key)))
+    return any(isinstance(r, dict) and key in r for r in records)
+
+
+def _read_json(path: Path, fast: bool = False) -> tuple[Any, int]:
+    """A PoseTrack file's JSON and the number of ``true``/``false`` tokens in its bytes.
+
+    Read with the package's input limits (``pstpose.inputs``). ``fast``: decode with orjson
+    directly, leaving out ``decode_json``'s walk over every value that refuses nesting deeper
+    than ``pstpose.inputs.MAX_DEPTH`` (on a val set, about four times the decoding itself); orjson itself
+    refuses nesting beyond 1024 levels, and the table readers only take values they type-check,
+    never recursing into others. Whatever orjson refuses (NaN literals, bad UTF-8, deep nesting)
+    goes through ``decode_json`` for its messages.
+    """
+    from pstpose.inputs import InputFileError, decode_json, read_bytes
 
     try:
-        return read_json(path, "PoseTrack file")
+        raw = read_bytes(path, "PoseTrack file")
+        data = _decode_fast(raw) if fast else None
+        if data is None:
+            data = decode_json(raw, path)
     except InputFileError as exc:
         raise PoseTrackFormatError(str(exc)) from None
+    return data, raw.count(b"true") + raw.count(b"false")
+
+
+def _decode_fast(raw: bytes) -> Any:
+    """orjson's reading of ``raw``, or None when orjson is absent or refuses it."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _resolve_format(data: Any, fmt: str, where: str) -> str:
@@ -96,22 +134,53 @@ def _resolve_format(data: Any, fmt: str, where: str) -> str:
 
 def load_sequence(path: str | Path, format: str = "auto") -> Sequence:
     """Read one per-sequence PoseTrack JSON file (GT or predictions) into a Sequence."""
-    path = Path(path)
-    data = _read_json(path)
-    return parse_sequence(data, name=path.stem, source=path, format=format)
+    return _parse_file(Path(path), format, None, for_records=True).to_sequence()
+
+
+def load_sequence_table(
+    path: str | Path, format: str = "auto", keep: np.ndarray | None = None, for_records: bool = False
+) -> SequenceTable:
+    """Read one per-sequence PoseTrack JSON file into a ``SequenceTable`` (see ``parse_sequence_table``)."""
+    return _parse_file(Path(path), format, keep, for_records)
+
+
+def _parse_file(path: Path, format: str, keep: np.ndarray | None, for_records: bool) -> SequenceTable:
+    data, literals = _read_json(path, fast=not for_records)
+    return parse_sequence_table(
+        data, name=path.stem, source=path, format=format, keep=keep, bool_literals=literals, for_records=for_records
+    )
 
 
 def parse_sequence(data: Any, name: str, source: str | Path | None = None, format: str = "auto") -> Sequence:
     """Turn already-parsed JSON into a Sequence (``source`` is only used in messages)."""
+    return parse_sequence_table(data, name, source, format).to_sequence()
+
+
+def parse_sequence_table(
+    data: Any,
+    name: str,
+    source: str | Path | None = None,
+    format: str = "auto",
+    keep: np.ndarray | None = None,
+    bool_literals: int | None = None,
+    for_records: bool = True,
+) -> SequenceTable:
+    """Already-parsed JSON as a ``SequenceTable``.
+
+    ``keep``: (n_frames,) bool, the frames whose persons to convert (others are only counted in
+    ``n_listed``; used for predictions of frames the evaluation does not score), ignored when its
+    length differs from the file's frame count. ``bool_literals``: ``true``/``false`` tokens in
+    the file's bytes, when known (lets the reader skip a per-value boolean check).
+    ``for_records``: keep what only ``Person`` records carry.
+    """
     where = str(source) if source is not None else name
+    src = Path(source) if source else None
     fmt = _resolve_format(data, format, where)
     if fmt == "pt17":
-        frames = parse_annolist(data, where)
-        return Sequence(name=name, frames=frames, format="pt17", source=Path(source) if source else None)
+        return parse_annolist(data, where, name=name, source=src, keep=keep)
     images = _image_list(data, where)
-    frames, nframes, vid_id = parse_coco_frames(data, images, fmt, where)
-    return Sequence(
-        name=name, frames=frames, format=fmt, source=Path(source) if source else None, nframes=nframes, vid_id=vid_id
+    return parse_coco_table(
+        data, images, fmt, where, name=name, source=src, keep=keep, bool_literals=bool_literals, for_records=for_records
     )
 
 
@@ -121,22 +190,34 @@ def load_sequences(directory: str | Path, format: str = "auto") -> list[Sequence
     With ``format="auto"`` all files must resolve to the same format; a mix is an error
     (the evaluation rules differ per format), so the message says which files differ.
     """
+    return [t.to_sequence() for t in load_sequence_tables(directory, format, for_records=True)]
+
+
+def load_sequence_tables(
+    directory: str | Path,
+    format: str = "auto",
+    keep: Mapping[str, np.ndarray] | None = None,
+    for_records: bool = False,
+) -> list[SequenceTable]:
+    """``load_sequences`` as ``SequenceTable``s; ``keep`` maps a sequence name (file stem) to the
+    frames whose persons to convert (see ``parse_sequence_table``); other files are read whole."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     files = sorted(directory.glob("*.json"))  # a FIFO or folder named *.json is reported, not skipped
     if not files:
         raise PoseTrackFormatError(f"{directory}: no .json files; expected one PoseTrack file per sequence")
-    sequences = [load_sequence(p, format=format) for p in files]
-    first = sequences[0]
-    for seq in sequences[1:]:
-        if seq.format != first.format:
+    keep = keep or {}
+    tables = [_parse_file(p, format, keep.get(p.stem), for_records) for p in files]
+    first = tables[0]
+    for table in tables[1:]:
+        if table.format != first.format:
             raise PoseTrackFormatError(
                 f"{directory}: mixed annotation formats: {first.source.name} is {first.format} but "
-                f"{seq.source.name} is {seq.format}; convert the files to one version or set the "
+                f"{table.source.name} is {table.format}; convert the files to one version or set the "
                 "format explicitly (pt17, pt18 or pt21)"
             )
-    return sequences
+    return tables
 
 
 def load_merged(path: str | Path, format: str = "auto") -> list[Sequence]:
@@ -147,7 +228,7 @@ def load_merged(path: str | Path, format: str = "auto") -> list[Sequence]:
     (the ``file_name`` folder, e.g. ``000342_mpii_test``, or the vid_id).
     """
     path = Path(path)
-    data = _read_json(path)
+    data, _ = _read_json(path)
     fmt = _resolve_format(data, format, str(path))
     if fmt == "pt17":
         raise PoseTrackFormatError(f"{path}: PoseTrack17 annolist files hold one sequence each; use load_sequence")

@@ -74,6 +74,8 @@ def frame_index_from_name(name: str, first: int) -> int | None:
     """0-based frame index from an image name like ``000012.jpg`` (``first``: the number of
     the video's first frame, 0 for PoseTrack18/21 and 1 for PoseTrack17 ``%08d.jpg``)."""
     stem = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0] if name else ""
+    if stem.isdecimal():  # the usual 000012: what the pattern below would find, without it
+        return int(stem) - first
     match = _DIGITS.search(stem)
     if match is None:
         return None
@@ -94,6 +96,9 @@ def parse_polygons_xy(xs: Any, ys: Any, where: str) -> list[np.ndarray]:
         )
     polygons = []
     for k, (px, py) in enumerate(zip(xs, ys)):
+        if type(px) is list and type(py) is list and len(px) == len(py) and set(map(type, px + py)) <= {int, float}:
+            polygons.append(np.array((px, py), dtype=np.float64).T.copy())  # the usual case, checked at once
+            continue
         ax = number_list(px, where, f"ignore_regions_x[{k}]")
         ay = number_list(py, where, f"ignore_regions_y[{k}]")
         if len(ax) != len(ay):

@@ -67,11 +67,21 @@ def inside_by_group(
     if not polys or len(points) == 0:
         return result
     polys.sort(key=lambda gp: gp[0])
-    edge_group = np.concatenate([np.full(len(p), g) for g, p in polys])
+    lengths = np.fromiter((len(p) for _, p in polys), dtype=np.int64, count=len(polys))
+    edge_group = np.repeat(np.fromiter((g for g, _ in polys), dtype=np.int64, count=len(polys)), lengths)
     a = np.concatenate([p for _, p in polys])
-    b = np.concatenate([np.concatenate([p[1:], p[:1]]) for _, p in polys])
-    first_edge = np.concatenate([np.arange(len(p)) == 0 for _, p in polys])
-
+    starts = np.cumsum(lengths) - lengths
+    following = np.arange(1, len(a) + 1)
+    following[starts + lengths - 1] = starts  # each polygon's last vertex joins its first
+    b = a[following]
+    first_edge = np.zeros(len(a), dtype=bool)
+    first_edge[starts] = True
+    # A point outside the bounding box of its group's polygons is inside none of them: only the
+    # others go through the (point, edge) tests.
+    subset = _within_group_bounds(points, groups, a, edge_group)
+    if subset is not None:
+        full_result, result = result, np.zeros(len(subset), dtype=bool)
+        points, groups = points[subset], groups[subset]
     order = np.argsort(groups, kind="stable")
     sorted_groups = groups[order]
     uniq = np.unique(edge_group)
@@ -105,4 +115,25 @@ def inside_by_group(
         touched = np.maximum.reduceat(on_edge.astype(np.uint8), seg)
         inside = (n_cross % 2 == 1) & (touched == 0)
         result[pi[seg[inside]]] = True
+    if subset is not None:
+        full_result[subset] = result
+        return full_result
     return result
+
+
+def _within_group_bounds(
+    points: np.ndarray, groups: np.ndarray, vertices: np.ndarray, vertex_group: np.ndarray
+) -> np.ndarray | None:
+    """Indices of the points inside (or on) the bounding box of all polygons of their group
+    (``vertices`` sorted by ``vertex_group``); None for all points, also when a vertex is not
+    finite (the crossing rule then has no such bound)."""
+    if len(groups) == 0 or groups.min() < 0 or not np.isfinite(vertices).all():
+        return None
+    starts = np.flatnonzero(np.r_[True, vertex_group[1:] != vertex_group[:-1]])
+    size = max(int(groups.max()), int(vertex_group[-1])) + 1
+    lo = np.full((size, 2), np.inf)
+    hi = np.full((size, 2), -np.inf)
+    lo[vertex_group[starts]] = np.minimum.reduceat(vertices, starts)
+    hi[vertex_group[starts]] = np.maximum.reduceat(vertices, starts)
+    inside = ((points >= lo[groups]) & (points <= hi[groups])).all(axis=1)
+    return np.flatnonzero(inside)

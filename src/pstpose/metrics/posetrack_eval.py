@@ -6,14 +6,17 @@ because the CLI only formats this function's ``EvalResult``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Sequence as SequenceABC
 from pathlib import Path
 
-from pstpose.data.posetrack import load_sequence, load_sequences
-from pstpose.data.records import Sequence
+import numpy as np
+
+from pstpose.data.posetrack import load_sequence, load_sequence_table, load_sequence_tables, load_sequences
+from pstpose.data.records import Sequence, SequenceTable
 from pstpose.metrics.diagnostics import Diagnostics, EvaluationInputError
 from pstpose.metrics.posetrack_ap import assign_predictions, joint_metrics
-from pstpose.metrics.posetrack_inputs import MODES, prepare, prepare_tracking
+from pstpose.metrics.posetrack_inputs import MODES, counted_frames, prepare, prepare_tracking
 from pstpose.metrics.report import EvalResult
 
 DEFAULT_MODE: dict[str, str] = {"pt17": "posetrack", "pt18": "posetrack", "pt21": "posetrack21"}
@@ -37,7 +40,22 @@ def read_sequences(source: str | Path | SequenceABC[Sequence], fmt: str, what: s
     return seqs
 
 
-def _common_format(seqs: list[Sequence], what: str) -> str:
+def read_tables(
+    source: str | Path | SequenceABC[Sequence], fmt: str, what: str, keep: Mapping[str, np.ndarray] | None = None
+) -> list[Sequence] | list[SequenceTable]:
+    """What ``evaluate`` reads: files as ``SequenceTable``s (``keep``: per sequence name, the
+    frames whose persons to convert), in-memory records as they are."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            return load_sequence_tables(path, format=fmt, keep=keep)
+        if path.is_file():
+            return [load_sequence_table(path, format=fmt, keep=(keep or {}).get(path.stem))]
+        raise FileNotFoundError(f"{path}: no such {what} directory or file")
+    return read_sequences(source, fmt, what)
+
+
+def _common_format(seqs: list[Sequence] | list[SequenceTable], what: str) -> str:
     formats = sorted({s.format for s in seqs})
     if len(formats) > 1:
         a = next(s for s in seqs if s.format == formats[0])
@@ -67,8 +85,14 @@ def evaluate(
     ``EvaluationInputError`` / ``PoseTrackFormatError`` (ValueErrors naming the file and the fix)
     for inputs the official tools refuse; accepted problems become ``EvalResult.warnings``.
     """
-    gt_seqs = read_sequences(gt, gt_format, "GT")
-    pred_seqs = read_sequences(pred, pred_format, "prediction")
+    gt_seqs = read_tables(gt, gt_format, "GT")
+    # Persons of frames the mode does not score are left unconverted (about half of a val set's
+    # predictions); only decided when the checks below cannot fail first.
+    keep = None
+    if len({s.format for s in gt_seqs}) == 1 and (mode or DEFAULT_MODE[gt_seqs[0].format]) in MODES:
+        rule = mode or DEFAULT_MODE[gt_seqs[0].format]
+        keep = {s.name: counted_frames(s, rule) for s in gt_seqs}
+    pred_seqs = read_tables(pred, pred_format, "prediction", keep)
     gt_fmt = _common_format(gt_seqs, "GT")
     pred_fmt = _common_format(pred_seqs, "predictions")
     mode = mode or DEFAULT_MODE[gt_fmt]
