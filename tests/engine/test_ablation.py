@@ -140,3 +140,23 @@ def test_bad_study_files_are_refused_by_name(tmp_path, dataset, change, message,
     assert main(["ablate", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "study.yaml" in err
+
+
+def test_the_shipped_studies_load_and_every_run_config_validates():
+    """studies/*.yaml (the CPU study and its GPU scale setting) parse, and each variant's
+    experiment config passes validation, so a user's first ``pstpose ablate`` does not stop on
+    the file."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for path in sorted((root / "studies").glob("*.yaml")):
+        study = ablation.load_study(path)
+        assert {"single-frame", "baseline", "no-dfe", "no-fcg", "no-dsf", "full", "full-lambda-channel"} <= set(
+            study.variants
+        ), path.name
+        for variant in study.variants:
+            cfg = ablation.run_experiment_config(study, variant, 0, None)
+            assert cfg.model.frames_per_side == (0 if variant == "single-frame" else 1)
+        if path.stem.endswith("scale"):
+            assert tuple(cfg.model.image_size) == (256, 192) and cfg.model.preset == "vitpose-s"
+            assert cfg.model.dfe.lambda_mode == "channel" and cfg.train.amp == "bf16"
