@@ -544,7 +544,7 @@ class PosePredictor:
         import torch
 
         newest = max(held) if last_index is None else last_index
-        plain, mirrored, fallback, where = [], [], [], []  # per clip: per frame a token source
+        fallback, where = [], []  # crops to embed on the spot; per clip, per frame a token source
         for key in keys:
             emb = held[key]
             frames = clip_frame_indices(key, self.frames_per_side, newest)
