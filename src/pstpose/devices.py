@@ -72,6 +72,13 @@ def has_fast_bf16(device: torch.device) -> bool:
     return False
 
 
+def precision_autocast(precision: str, device: str | torch.device) -> torch.autocast:
+    """The autocast context of a resolved inference ``precision`` (``"fp32"``: disabled) on ``device``."""
+    import torch
+
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def resolve_precision(name: str, device: torch.device) -> str:
     """``"fp32"`` or ``"bf16"`` for ``name`` on ``device``; ValueError for an unknown name or
     bf16 where the device has no bf16 units.

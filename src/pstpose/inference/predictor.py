@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pstpose.codec import decode_heatmaps, flip_back, heatmap_stride, to_image_coords
+from pstpose.devices import precision_autocast
 from pstpose.inference.crops import crop_clips, crop_matrices, sanitize_boxes
 from pstpose.inference.detectors import Detector, GivenBoxes, boxes_from_keypoints, make_detector
 from pstpose.inference.outputs import OutputSpec
@@ -122,13 +123,12 @@ def run_model(
     device = device or model_device(model)
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
-    device_type = torch.device(device).type
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(crops), max_batch):
             x = _to_model_input(model, crops[start : start + max_batch], device)
             n = len(x)
-            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            with precision_autocast(precision, device):
                 y = model(torch.cat([x, x.flip(-1)]) if flip else x)
             y = y.float() if hasattr(y, "float") else y
             if not hasattr(y, "shape") or y.ndim != 4 or y.shape[0] != (2 * n if flip else n):
@@ -137,12 +137,17 @@ def run_model(
                     f"got {getattr(y, 'shape', type(y).__name__)}"
                 )
             if flip:
-                perm = model_joint_set(model, y.shape[1]).flip_permutation()
-                y = (y[:n] + flip_back(y[n:], perm)) / 2
+                y = average_flipped(y, n, model_joint_set(model, y.shape[1]))
             outputs.append(y.float().cpu().numpy())
     if not outputs:
         return np.zeros((0, 0, 0, 0), dtype=np.float32)
     return np.concatenate(outputs)
+
+
+def average_flipped(heatmaps, n: int, joints):
+    """Flip test: the first ``n`` heatmaps averaged with the last ``n`` (from mirrored crops)
+    flipped back, left and right joints swapped by ``joints``."""
+    return (heatmaps[:n] + flip_back(heatmaps[n:], joints.flip_permutation())) / 2
 
 
 def estimate_poses(
@@ -503,19 +508,16 @@ class PosePredictor:
         import torch
 
         device = self.device or model_device(self.model)
-        chunks = []
-        with torch.inference_mode():
+        plain, mirrored = [], []
+        with torch.inference_mode(), precision_autocast(self.precision, device):
             for start in range(0, len(crops), self.max_clips_per_forward):
                 x = _to_model_input(self.model, crops[start : start + self.max_clips_per_forward, None], device)[:, 0]
-                with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                    chunks.append(self.model.embed_frames(x))
-                    if self.flip:
-                        chunks.append(self.model.embed_frames(x.flip(-1)))
-        if not chunks:
+                tokens = self.model.embed_frames(torch.cat([x, x.flip(-1)]) if self.flip else x)
+                plain.append(tokens[: len(x)])
+                mirrored.append(tokens[len(x) :])
+        if not plain:
             return None
-        if not self.flip:
-            return torch.cat(chunks)
-        return torch.cat([torch.cat(chunks[0::2]), torch.cat(chunks[1::2])])
+        return torch.cat(plain + mirrored if self.flip else plain)
 
     def _embed_frames(self, frames: list[_Pending], held: dict[int, EmbeddedFrame]) -> None:
         if not frames:
@@ -586,13 +588,10 @@ class PosePredictor:
                     if self.flip:
                         mirrored = torch.stack([torch.stack([token(s, True) for s in slots]) for slots in chunk])
                         batch = torch.cat([plain, mirrored])
-                    with torch.autocast(
-                        torch.device(device).type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
-                    ):
+                    with precision_autocast(self.precision, device):
                         y = self.model.heatmaps_from_frame_tokens(batch).float()
                     if self.flip:
-                        perm = self.joint_set.flip_permutation()
-                        y = (y[: len(chunk)] + flip_back(y[len(chunk) :], perm)) / 2
+                        y = average_flipped(y, len(chunk), self.joint_set)
                     outputs.append(y.cpu().numpy())
                 heatmaps = np.concatenate(outputs)
             with self.times.time("decode_heatmaps"):
