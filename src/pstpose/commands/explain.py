@@ -36,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="synthetic datasets: the person's track id (default: the largest person showing the joint)",
     )
-    parser.add_argument("--detector", default="hog", help="videos and photos: hog | boxes:FILE | torchvision[:MODEL]")
+    parser.add_argument(
+        "--detector", default="hog", help="videos and photos: any detector pstpose predict takes (see its --help)"
+    )
     parser.add_argument("--top", type=int, default=12, help="DSF: sampled keys drawn per offset group")
     parser.add_argument("--scale", type=int, default=2, help="pixels drawn per input pixel")
     parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps")
