@@ -22,6 +22,10 @@ class TrainConfig:
     lr: float = 2e-4
     weight_decay: float = 0.1  # not applied to biases, norm weights and position embeddings
     betas: tuple[float, float] = (0.9, 0.999)
+    # Learning-rate multipliers by parameter name (glob pattern -> factor), e.g.
+    # {"refine.dfe.mixer.lambda_*": 10}: parameters that learn slowly at the common rate get their
+    # own optimiser group; the schedule scales every group alike. A name may match one pattern only.
+    lr_scale: dict[str, float] = field(default_factory=dict)
     milestones: tuple[int, ...] = (6, 12, 16)  # lr *= gamma once this many epochs are complete
     gamma: float = 0.1
     warmup_iters: int = 0  # linear warm-up over the first optimiser steps (0 = none)
@@ -196,3 +200,8 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"train.warmup_ratio: expected a factor in [0, 1], got {cfg.warmup_ratio!r}")
     if not all(0.0 <= b < 1.0 for b in cfg.betas):
         raise ConfigError(f"train.betas: expected values in [0, 1), got {list(cfg.betas)}")
+    for pattern, factor in cfg.lr_scale.items():
+        if not isinstance(pattern, str) or not pattern:
+            raise ConfigError(f"train.lr_scale: keys must be parameter-name patterns, got {pattern!r}")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+            raise ConfigError(f"train.lr_scale[{pattern!r}]: expected a positive factor, got {factor!r}")

@@ -14,6 +14,7 @@ with small stand-ins. Run-folder layout (``config.output_dir``):
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import math
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from pstpose.config import TrainConfig, check_train_config, to_dict
+from pstpose.config import ConfigError, TrainConfig, check_train_config, to_dict
 from pstpose.engine.distributed import (
     DistContext,
     all_reduce_sum,
@@ -64,21 +65,49 @@ class TrainingDivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def parameter_groups(
+    model: nn.Module, weight_decay: float, lr: float | None = None, lr_scale: dict[str, float] | None = None
+) -> list[dict]:
     """AdamW groups: the model says which parameters take no weight decay (``no_weight_decay()``,
-    as timm's models do); a model without that hook gets decay on tensors of rank >= 2 only."""
+    as timm's models do); a model without that hook gets decay on tensors of rank >= 2 only.
+
+    ``lr_scale`` maps parameter-name glob patterns to learning-rate factors (``train.lr_scale``):
+    each (decay, factor) pair becomes its own group with ``lr = lr * factor``. A pattern that
+    matches no trainable parameter, or a parameter matched by two patterns, is a ConfigError
+    (a typo must not silently train at the common rate).
+    """
+    lr_scale = dict(lr_scale or {})
+    if lr_scale and lr is None:
+        raise ValueError("parameter_groups: lr_scale needs the base lr")
     if hasattr(model, "no_weight_decay"):
         skip = set(model.no_weight_decay())
     else:
         skip = {name for name, param in model.named_parameters() if param.ndim <= 1}
-    decay, no_decay = [], []
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    used: set[str] = set()
     for name, param in model.named_parameters():
-        if param.requires_grad:
-            (no_decay if name in skip else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+        if not param.requires_grad:
+            continue
+        matches = [pattern for pattern in lr_scale if fnmatch.fnmatchcase(name, pattern)]
+        if len(matches) > 1:
+            raise ConfigError(f"train.lr_scale: parameter {name!r} matches several patterns: {matches}")
+        used.update(matches)
+        factor = float(lr_scale[matches[0]]) if matches else 1.0
+        groups.setdefault((name not in skip, factor), []).append(param)
+    unused = [pattern for pattern in lr_scale if pattern not in used]
+    if unused:
+        raise ConfigError(
+            f"train.lr_scale: pattern(s) {unused} match no trainable parameter of the model "
+            "(names as in model.named_parameters(), e.g. 'refine.dfe.mixer.lambda_*')"
+        )
+    out = []
+    for (decays, factor), params in sorted(groups.items(), key=lambda item: (not item[0][0], item[0][1])):
+        group: dict[str, Any] = {"params": params, "weight_decay": weight_decay if decays else 0.0}
+        if factor != 1.0:
+            group["lr"] = lr * factor
+            group["lr_factor"] = factor
+        out.append(group)
+    return out
 
 
 def check_run_folder(output_dir: str | Path, resume: bool, overwrite: bool) -> str | None:
@@ -137,7 +166,9 @@ class Trainer:
                 self.model, device_ids=ids, find_unused_parameters=config.find_unused_parameters
             )
         self.optimizer = torch.optim.AdamW(
-            parameter_groups(self.model, config.weight_decay), lr=config.lr, betas=tuple(config.betas)
+            parameter_groups(self.model, config.weight_decay, config.lr, config.lr_scale),
+            lr=config.lr,
+            betas=tuple(config.betas),
         )
         self.schedule = MultiStepWarmupSchedule(
             self.optimizer, config.milestones, config.gamma, config.warmup_iters, config.warmup_ratio
