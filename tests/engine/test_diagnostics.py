@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections import Counter
@@ -20,8 +21,10 @@ from pstpose.engine.diagnostics import (
     cluster_purity,
     joint_speeds,
     lambda_report,
+    mean_offset_pattern,
     module_diagnostics,
     random_cluster_purity,
+    replaced_offsets,
     residual_ratio,
     token_parts_from_pixels,
     token_parts_from_skeleton,
@@ -256,7 +259,55 @@ def test_offsets_by_speed_against_brute_force(alive_model, rng):
         if members:
             assert row["mean"] == pytest.approx(np.mean(members), rel=1e-6)
     assert report["dsf"]["all_tokens"]["offset_px_mean"] > 0
+    # the fixed-pattern figures, by brute force over (clip, cell) pairs in pixels
+    xy = 16 * offsets[..., 1:]
+    cell_mean = xy.mean(axis=0, keepdims=True)
+    content = ((xy - cell_mean) ** 2).sum(axis=-1)
+    spread = ((xy - xy.reshape(-1, 2).mean(axis=0)) ** 2).sum(axis=-1)
+    figures = report["dsf"]["offset_pattern"]
+    assert figures["clips"] == 5
+    assert figures["content_px"] == pytest.approx(math.sqrt(content.mean()), rel=1e-6)
+    assert figures["pattern_share"] == pytest.approx(1 - content.sum() / spread.sum(), rel=1e-6)
+    assert figures["pattern_px"] == pytest.approx(np.linalg.norm(cell_mean, axis=-1).mean(), rel=1e-6)
+    assert 0 < figures["pattern_share"] < 1
     json.dumps(report, allow_nan=False)  # plain JSON
+
+
+def test_offset_pattern_of_identical_clips_is_the_whole_story(alive_model):
+    """Every clip the same: the offsets are their cell means, content 0, pattern share 1."""
+    clip = DiagnosticClip(torch.randn(3, 3, 64, 48), np.full((3, 17, 2), np.nan), np.array([0, 1, 2]), None)
+    figures = module_diagnostics(alive_model, [clip] * 4, batch_size=3)["dsf"]["offset_pattern"]
+    assert figures["content_px"] == pytest.approx(0.0, abs=1e-3)
+    assert figures["pattern_share"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_replaced_offsets_zero_is_dsf_with_a_silent_offset_network(alive_model):
+    """Zero offsets = an offset network whose last layer is zero (tanh(0) = 0): same outputs."""
+    x = torch.randn(2, 3, 3, 64, 48)
+    dsf = alive_model.refine["dsf"].mixer
+    zeros = torch.zeros(dsf.groups, 3, 4, 3, 3)
+    with torch.no_grad(), replaced_offsets(alive_model, zeros):
+        replaced = alive_model(x)
+    silent = copy.deepcopy(alive_model)
+    with torch.no_grad():
+        silent.refine["dsf"].mixer.offsets.pointwise.weight.zero_()
+        silent.refine["dsf"].mixer.offsets.pointwise.bias.zero_()
+        expected = silent(x)
+        torch.testing.assert_close(replaced, expected)
+        assert not torch.allclose(alive_model(x), expected)  # the hook is gone again
+
+
+def test_mean_offset_pattern_replays_to_the_recorded_mean(alive_model):
+    clips = [DiagnosticClip(torch.randn(3, 3, 64, 48), np.full((3, 17, 2), np.nan), np.array([0, 1, 2]), None)]
+    clips = clips + [DiagnosticClip(torch.randn(3, 3, 64, 48), c.joints, c.frame_indices, None) for c in clips * 2]
+    recorded = []
+    handle = alive_model.refine["dsf"].mixer.offsets.register_forward_hook(lambda m, i, o: recorded.append(o))
+    pattern = mean_offset_pattern(alive_model, clips, batch_size=2)
+    handle.remove()
+    torch.testing.assert_close(pattern, torch.cat(recorded).mean(dim=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="offsets of shape"):
+        with torch.no_grad(), replaced_offsets(alive_model, pattern[:, :1]):
+            alive_model(torch.randn(1, 3, 3, 64, 48))
 
 
 def test_report_sections_and_purity_of_the_clips(alive_model, rng):

@@ -14,7 +14,14 @@
   also over body tokens only (background tokens left out), where chance is much lower;
 * ``dsf``: the spatial size of DSF's predicted offsets, in pixels of the model input, at the
   keyframe token under each ground-truth joint, binned by that joint's true speed (crop pixels
-  per frame, from the ground truth of the neighbouring clip frames).
+  per frame, from the ground truth of the neighbouring clip frames); and how much of the offsets
+  is a fixed sampling pattern: ``pattern_share`` is the share of the offsets' spatial variance
+  (over clips and tokens) explained by each token cell's mean over clips, ``content_px`` the RMS
+  distance of an offset from that mean (what the clip's content changes). A pattern share near 1
+  means DSF resamples every clip the same way: it cannot be following the motion.
+  ``mean_offset_pattern`` returns that per-cell mean, and ``replaced_offsets`` runs the model
+  with the offsets replaced (by the pattern, or by zeros) to measure what the content-dependent
+  part is worth.
 
 Part label of a token (``TokenLayout`` says which input pixels a token covers):
 
@@ -30,6 +37,7 @@ Part label of a token (``TokenLayout`` says which input pixels a token covers):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -525,6 +533,7 @@ def module_diagnostics(
     ratios: dict[str, dict[str, list[float]]] = {n: {"mixer": [], "mlp": []} for n in model.refine}
     purity = {"all": [], "all_random": [], "body": [], "body_random": []}
     joint_offsets, joint_dt, joint_speed, all_offsets, all_dt = [], [], [], [], []
+    pattern = OffsetPattern()
     count = 0
     model.eval()
 
@@ -552,6 +561,7 @@ def module_diagnostics(
                     purity["body_random"].append(random_cluster_purity(a, body, rng, random_repeats))
             if isinstance(block.mixer, DeformableFusion):
                 off = r["offsets_out"].double().cpu().numpy()  # (B, G, T, h, w, 3) cells
+                pattern.add(off)
                 spatial = layout.patch * np.hypot(off[..., 1], off[..., 2])
                 all_offsets.append(spatial.reshape(-1))
                 all_dt.append(np.abs(off[..., 0]).reshape(-1))
@@ -564,20 +574,113 @@ def module_diagnostics(
                         joint_dt.append(float(np.abs(off[b, :, key, row, col, 0]).mean()))
                         joint_speed.append(float(speeds[j]))
 
+    for batch in _batches(clips, batch_size):
+        run(batch)
+        count += len(batch)
+    if count == 0:
+        raise ValueError("module_diagnostics: the data holds no clips")
+    report = _report(
+        model, layout, count, ratios, purity, (joint_speed, joint_offsets, joint_dt), all_offsets, all_dt, speed_edges
+    )
+    if pattern.count:
+        report["dsf"]["offset_pattern"] = pattern.summary(layout.patch)
+    return report
+
+
+def _batches(clips: Iterable[DiagnosticClip], batch_size: int) -> Iterator[list[DiagnosticClip]]:
     batch: list[DiagnosticClip] = []
     for clip in clips:
         batch.append(clip)
-        count += 1
         if len(batch) == batch_size:
-            run(batch)
+            yield batch
             batch = []
     if batch:
-        run(batch)
-    if count == 0:
-        raise ValueError("module_diagnostics: the data holds no clips")
-    return _report(
-        model, layout, count, ratios, purity, (joint_speed, joint_offsets, joint_dt), all_offsets, all_dt, speed_edges
-    )
+        yield batch
+
+
+class OffsetPattern:
+    """Running per-cell sums of DSF offsets (G, T, h, w, 3) over clips: their mean (the fixed
+    sampling pattern) and how far single clips stray from it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: np.ndarray | None = None  # sum over clips, cells
+        self.squares = 0.0  # sum over clips and cells of |(dy, dx)|^2
+
+    def add(self, offsets: np.ndarray) -> None:
+        """``offsets``: (B, G, T, h, w, 3) in token cells, one row per clip."""
+        summed = offsets.sum(axis=0)
+        self.total = summed if self.total is None else self.total + summed
+        self.squares += float((offsets[..., 1:] ** 2).sum())
+        self.count += offsets.shape[0]
+
+    def mean(self) -> np.ndarray:
+        return self.total / self.count
+
+    def summary(self, patch: int) -> dict[str, float | int]:
+        cell_mean = self.mean()[..., 1:]
+        cells = cell_mean[..., 0].size
+        content = self.squares - self.count * float((cell_mean**2).sum())  # sum |o - cell mean|^2
+        grand = cell_mean.reshape(-1, 2).mean(axis=0)
+        spread = self.squares - self.count * cells * float((grand**2).sum())  # sum |o - grand mean|^2
+        content = max(content, 0.0)
+        return {
+            "clips": self.count,
+            "content_px": patch * math.sqrt(content / (self.count * cells)),
+            "pattern_px": patch * float(np.hypot(cell_mean[..., 0], cell_mean[..., 1]).mean()),
+            "pattern_share": 1.0 - content / spread if spread > 0 else 1.0,
+        }
+
+
+def _dsf_of(model: nn.Module):
+    from pstpose.models.dsf import DeformableFusion
+
+    return next((b.mixer for b in model.refine.values() if isinstance(b.mixer, DeformableFusion)), None)
+
+
+def mean_offset_pattern(
+    model: nn.Module, data: Any, *, split: str = "val", max_clips: int | None = 200, batch_size: int = 8
+) -> torch.Tensor:
+    """DSF's offsets (G, T, h, w, 3), in token cells, averaged per cell over the clips of ``data``
+    (as ``module_diagnostics`` reads it): the sampling pattern DSF applies whatever the content."""
+    dsf = _dsf_of(model)
+    if dsf is None:
+        raise ValueError("mean_offset_pattern: the model has no DSF module")
+    layout = TokenLayout.of_model(model)
+    device = next(model.parameters()).device
+    pattern = OffsetPattern()
+    model.eval()
+    for batch in _batches(_clips_of(data, model, layout, split, None, max_clips), batch_size):
+        x = torch.stack([c.clip for c in batch]).to(device=device, dtype=torch.float32)
+        with torch.inference_mode(), BlockRecorder(model) as rec:
+            model(x)
+        name = next(n for n, b in model.refine.items() if b.mixer is dsf)
+        pattern.add(rec.records[name]["offsets_out"].double().cpu().numpy())
+    if not pattern.count:
+        raise ValueError("mean_offset_pattern: the data holds no clips")
+    return torch.from_numpy(pattern.mean()).float()
+
+
+@contextlib.contextmanager
+def replaced_offsets(model: nn.Module, offsets: torch.Tensor) -> Iterator[nn.Module]:
+    """Run ``model`` with DSF's predicted offsets replaced by ``offsets`` ((G, T, h, w, 3) in token
+    cells, the same for every clip; zeros = sample every token's own cell)."""
+    dsf = _dsf_of(model)
+    if dsf is None:
+        raise ValueError("replaced_offsets: the model has no DSF module")
+
+    def hook(_module, _inputs, output: torch.Tensor) -> torch.Tensor:
+        if tuple(offsets.shape) != tuple(output.shape[1:]):
+            raise ValueError(
+                f"replaced_offsets: offsets of shape {tuple(offsets.shape)}, DSF predicts {tuple(output.shape[1:])}"
+            )
+        return offsets.to(output).expand_as(output)
+
+    handle = dsf.offsets.register_forward_hook(hook)
+    try:
+        yield model
+    finally:
+        handle.remove()
 
 
 def _report(model, layout, count, ratios, purity, joints, all_offsets, all_dt, speed_edges) -> dict[str, Any]:
