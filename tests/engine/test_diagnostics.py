@@ -24,6 +24,7 @@ from pstpose.engine.diagnostics import (
     mean_offset_pattern,
     module_diagnostics,
     random_cluster_purity,
+    replaced_lambda,
     replaced_offsets,
     residual_ratio,
     token_parts_from_pixels,
@@ -356,3 +357,27 @@ def test_synthetic_dataset_folder_end_to_end(tmp_path):
     assert 0 < report["fcg"]["random_purity"] <= report["fcg"]["purity"] <= 1
     assert report["dsf"]["joints"] > 0
     json.dumps(report, allow_nan=False)
+
+
+@pytest.mark.parametrize("mode", ["scalar", "channel"])
+def test_replaced_lambda_at_its_initial_value_is_dfe_with_zero_lambda_vectors(mode):
+    """exp(0) - exp(0) + λ_init = λ_init: zeroing the λ vectors is the independent way there."""
+    torch.manual_seed(2)
+    model = build_model("tiny", image_size=(64, 48), dfe={"lambda_mode": mode}, fcg={"num_clusters": 6, "knn": 3})
+    model = model.eval()
+    with torch.no_grad():
+        for p in model.refine.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    x = torch.randn(2, 3, 3, 64, 48)
+    mixer = model.refine["dfe"].mixer
+    with torch.no_grad(), replaced_lambda(model, mixer.lambda_init):
+        replaced = model(x)
+    zeroed = copy.deepcopy(model)
+    with torch.no_grad():
+        for name in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
+            getattr(zeroed.refine["dfe"].mixer, name).zero_()
+        torch.testing.assert_close(replaced, zeroed(x))
+        assert not torch.allclose(model(x), zeroed(x))  # the learned λ is back afterwards
+    with pytest.raises(ValueError, match="no DFE module"):
+        with replaced_lambda(build_model("tiny", dfe={"enabled": False}), 0.5):
+            pass

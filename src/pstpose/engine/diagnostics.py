@@ -21,7 +21,7 @@
   means DSF resamples every clip the same way: it cannot be following the motion.
   ``mean_offset_pattern`` returns that per-cell mean, and ``replaced_offsets`` runs the model
   with the offsets replaced (by the pattern, or by zeros) to measure what the content-dependent
-  part is worth.
+  part is worth; ``replaced_lambda`` does the same for DFE's λ (e.g. back to its initial value).
 
 Part label of a token (``TokenLayout`` says which input pixels a token covers):
 
@@ -731,3 +731,22 @@ def _report(model, layout, count, ratios, purity, joints, all_offsets, all_dt, s
         if speed.size >= 3 and np.std(speed) > 0 and np.std(offsets) > 0:
             report["dsf"]["speed_offset_correlation"] = float(np.corrcoef(speed, offsets)[0, 1])
     return report
+
+
+@contextlib.contextmanager
+def replaced_lambda(model: nn.Module, value: float | torch.Tensor) -> Iterator[nn.Module]:
+    """Run ``model`` with every DFE module's λ (Eq. 3) replaced by ``value`` (a number, or one
+    weight per head channel in channel mode): what the learned λ is worth against, say, λ_init."""
+    from pstpose.models.dfe import DifferentialAttention
+
+    mixers = [b.mixer for b in model.refine.values() if isinstance(b.mixer, DifferentialAttention)]
+    if not mixers:
+        raise ValueError("replaced_lambda: the model has no DFE module")
+    for mixer in mixers:
+        fixed = torch.as_tensor(value, dtype=mixer.lambda_q1.dtype, device=mixer.lambda_q1.device)
+        mixer.lambda_value = lambda fixed=fixed: fixed  # instance attribute shadows the method
+    try:
+        yield model
+    finally:
+        for mixer in mixers:
+            del mixer.lambda_value
