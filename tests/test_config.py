@@ -10,6 +10,7 @@ from pstpose.config import (
     model_preset,
     to_dict,
 )
+from pstpose.config.model import check_model_config
 
 
 def test_round_trip_through_plain_data():
@@ -68,3 +69,12 @@ def test_vitpose_presets_equal_the_published_configurations(name):
     ]
     assert b.patch_size == 16 and b.qkv_bias
     assert b.embed_dim // b.num_heads in (32, 64, 80)  # S: 32; B: 64; L: 64; H: 80
+
+
+def test_dsf_key_stride_must_divide_the_token_grid():
+    tiny = model_preset("tiny")  # 256x192 -> 16x12 tokens a frame
+    check_model_config(apply_overrides(tiny, ["dsf.key_stride=4"]))
+    with pytest.raises(ConfigError, match=r"model.dsf.key_stride.*divide the 16x12 token grid.*got 8"):
+        check_model_config(apply_overrides(tiny, ["dsf.key_stride=8"]))
+    with pytest.raises(ConfigError, match="dsf.key_stride"):
+        check_model_config(apply_overrides(tiny, ["dsf.key_stride=0"]))

@@ -161,3 +161,19 @@ def test_dsf_readout_is_what_forward_computes(shipped):
         rebuilt = mixer.proj(merge_heads(attention @ split_heads(v, mixer.num_heads)))
         np.testing.assert_allclose(rebuilt.numpy(), mixer(h).numpy(), atol=1e-5)
     np.testing.assert_allclose(attention.sum(-1).numpy(), 1.0, atol=1e-5)
+
+
+def test_dsf_panel_with_a_key_stride_draws_the_key_grid(tmp_path, synthetic_root, shipped):
+    """Key stride 3 on the shipped weights (no new parameters): the panel reads the 4x3 key grid,
+    each key starting at the centre of its 3x3 block of cells."""
+    from pstpose.models.pstpose import PSTPose
+
+    cfg = shipped.config
+    model = PSTPose(dataclasses.replace(cfg, dsf=dataclasses.replace(cfg.dsf, key_stride=3)))
+    model.load_state_dict(shipped.state_dict())
+    result = explain_source(model.eval(), synthetic_root, "left_wrist", tmp_path, frame=2, scale=1)
+    s = result.explanation.dsf
+    assert s.stride == 3 and s.offsets.shape == (2, 3, 4, 3, 3) and s.weights.shape == (2, 3, 4, 3)
+    np.testing.assert_allclose(s.weights.reshape(2, -1).sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(s.reference[2, 3, 1], [2.0, 10.0, 4.0])  # rows 9-11, cols 3-5
+    assert cv2.imread(str(result.paths["dsf"])) is not None

@@ -72,12 +72,15 @@ class ClusterMap:
 
 @dataclass
 class SamplingMap:
-    """DSF for the query: every token's offsets (G, T, rows, cols, 3) as (dt, dy, dx) in cells,
-    and the query's softmax weight on each token's sampled key (G, T, rows, cols), averaged over
-    the heads of each offset group."""
+    """DSF for the query: every key's offsets (G, T, rows', cols', 3) as (dt, dy, dx) in cells
+    from its reference point ``reference`` (T, rows', cols', 3; with key stride 1 the key grid is
+    the token grid and each key starts at its own cell), and the query's softmax weight on each
+    sampled key (G, T, rows', cols'), averaged over the heads of each offset group."""
 
     offsets: np.ndarray
     weights: np.ndarray
+    reference: np.ndarray
+    stride: int = 1
 
 
 @dataclass
@@ -177,7 +180,13 @@ def explain_clip(model: nn.Module, view: ClipView, joint: int | str) -> Explanat
         else:
             offsets, attention = dsf.sampling(stage_input("dsf"))
             per_group = attention[0, :, q].double().reshape(dsf.groups, dsf.num_heads // dsf.groups, -1).mean(dim=1)
-            out.dsf = SamplingMap(offsets[0].double().cpu().numpy(), per_group.cpu().numpy().reshape(dsf.groups, *grid))
+            keys = dsf.key_grid
+            out.dsf = SamplingMap(
+                offsets[0].double().cpu().numpy(),
+                per_group.cpu().numpy().reshape(dsf.groups, keys.frames, keys.height, keys.width),
+                dsf.reference_points().double().numpy(),
+                dsf.key_stride,
+            )
     return out
 
 
@@ -407,17 +416,19 @@ def _render_sampling(view: ClipView, expl: Explanation, scale: int, top: int, co
         for idx in order:
             t, r, c = np.unravel_index(idx, s.weights.shape[1:])
             dt, dy, dx = s.offsets[g, t, r, c]
+            ref = s.reference[t, r, c, 1:]
             shown = int(np.clip(round(t + dt), 0, t_count - 1))
-            target = to_px(np.array([r + dy, c + dx]))
+            target = to_px(ref + np.array([dy, dx]))
             if shown == t:
-                cv2.line(tiles[shown], to_px(np.array([r, c], dtype=float)), target, color, 1, cv2.LINE_AA)
+                cv2.line(tiles[shown], to_px(ref), target, color, 1, cv2.LINE_AA)
             radius = int(round(scale * (1.5 + 4.0 * np.sqrt(flat[idx] / peak))))
             cv2.circle(tiles[shown], target, radius, color, -1, cv2.LINE_AA)
             cv2.circle(tiles[shown], target, radius, (0, 0, 0), 1, cv2.LINE_AA)
-        qt, qr, qc = expl.query
+        qt, qr, qc = expl.query[0], expl.query[1] // s.stride, expl.query[2] // s.stride  # the query's key
         dt, dy, dx = s.offsets[g, qt, qr, qc]
         shown = int(np.clip(round(qt + dt), 0, t_count - 1))
-        cv2.drawMarker(tiles[shown], to_px(np.array([qr + dy, qc + dx])), color, cv2.MARKER_STAR, 8 * scale, 2)
+        target = to_px(s.reference[qt, qr, qc, 1:] + np.array([dy, dx]))
+        cv2.drawMarker(tiles[shown], target, color, cv2.MARKER_STAR, 8 * scale, 2)
     tiles = [_decorate(tile, t, view, expl, scale) for t, tile in enumerate(tiles)]
     label = "; ".join(notes) + "; star = the query's own sampling point"
     title = f"DSF sampling points the {expl.joint_name} query attends to (colour = offset group, size = weight)"

@@ -381,3 +381,30 @@ def test_replaced_lambda_at_its_initial_value_is_dfe_with_zero_lambda_vectors(mo
     with pytest.raises(ValueError, match="no DFE module"):
         with replaced_lambda(build_model("tiny", dfe={"enabled": False}), 0.5):
             pass
+
+
+def test_offsets_by_speed_read_the_key_of_the_joints_block_with_a_key_stride(rng):
+    torch.manual_seed(3)
+    model = build_model("tiny", image_size=(64, 64), fcg={"num_clusters": 6, "knn": 3}, dsf={"key_stride": 2})
+    with torch.no_grad():
+        for p in model.refine.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    model.eval()
+    clips = [
+        DiagnosticClip(torch.randn(3, 3, 64, 64), rng.uniform(0, 63, (3, 17, 2)), np.array([0, 1, 2]), None)
+        for _ in range(3)
+    ]
+    recorded = []
+    handle = model.refine["dsf"].mixer.offsets.register_forward_hook(lambda m, i, o: recorded.append(o))
+    report = module_diagnostics(model, clips, batch_size=3, speed_edges=(0.0, math.inf))
+    handle.remove()
+    offsets = recorded[0].double().numpy()  # (3, G, T, 2, 2, 3): the 2x2 key grid of a 4x4 frame
+    assert offsets.shape[3:5] == (2, 2)
+    layout = TokenLayout.of_model(model)
+    magnitudes = []
+    for i, clip in enumerate(clips):
+        for j in range(17):
+            r, c = brute_cell(layout, *clip.joints[1, j])
+            magnitudes.append(np.mean([16 * math.hypot(o[1], o[2]) for o in offsets[i, :, 1, r // 2, c // 2]]))
+    row = report["dsf"]["offset_px_by_speed"][0]
+    assert row["count"] == 51 and row["mean"] == pytest.approx(np.mean(magnitudes), rel=1e-6)

@@ -126,3 +126,77 @@ def test_low_precision_volumes_sample_with_float32_positions():
     assert low.dtype == torch.bfloat16
     torch.testing.assert_close(low.float(), ref, rtol=2e-2, atol=2e-2)
     assert torch.equal(sample_volume(vol.bfloat16(), torch.zeros_like(offsets)), vol.bfloat16())
+
+
+# --- key stride (DAT's reference-point downsampling) ---------------------------------------------
+
+
+def _strided(seed: int = 0) -> DeformableFusion:
+    torch.manual_seed(seed)
+    m = DeformableFusion(embed_dim=10, dim=8, num_heads=4, groups=2, grid=TokenGrid(3, 4, 6), key_stride=2)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.3)
+    return m
+
+
+def _block_means(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3*4*6, C) tokens -> (B, 3*2*3, C): the mean of every 2x2 block of cells, by reshaping."""
+    b, _, c = x.shape
+    return x.reshape(b, 3, 2, 2, 3, 2, c).mean(dim=(3, 5)).reshape(b, 18, c)
+
+
+def _plain_cross_attention(q, k, v, heads):
+    b, n, d = q.shape
+    q = q.reshape(b, n, heads, d // heads).transpose(1, 2)
+    k, v = (t.reshape(b, t.shape[1], heads, d // heads).transpose(1, 2) for t in (k, v))
+    a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads), dim=-1) @ v
+    return a.transpose(1, 2).reshape(b, n, d)
+
+
+def test_key_stride_reference_points_are_block_centres():
+    ref = _strided().reference_points()
+    assert ref.shape == (3, 2, 3, 3)
+    assert ref[1, 1, 2].tolist() == [1.0, 2.5, 4.5]  # block (rows 2-3, cols 4-5) of frame 1
+    assert ref[0, 0, 0].tolist() == [0.0, 0.5, 0.5]
+
+
+def test_key_stride_with_zero_offsets_attends_to_block_means():
+    """Sampling a block centre bilinearly averages its four cells: keys are 2x2 block means."""
+    m = _strided()
+    with torch.no_grad():
+        m.offsets.pointwise.weight.zero_()
+        m.offsets.pointwise.bias.zero_()
+    h = torch.randn(2, 72, 10)
+    k, v = (_block_means(m.kv(h)) + m.kv_bias).chunk(2, dim=-1)
+    expected = m.proj(_plain_cross_attention(m.q(h), k, v, 4))
+    torch.testing.assert_close(m(h), expected, rtol=1e-5, atol=1e-6)
+    offsets, attention = m.sampling(h)
+    assert offsets.shape == (2, 2, 3, 2, 3, 3) and attention.shape == (2, 4, 72, 18)
+    torch.testing.assert_close(attention.sum(dim=-1), torch.ones(2, 4, 72))
+
+
+def test_key_stride_samples_reference_plus_offset_by_hand():
+    m = _strided(1)
+    h = torch.randn(1, 72, 10)
+    offsets = torch.zeros(1, 2, 3, 2, 3, 3)
+    offsets[0, 1, 1, 0, 2] = torch.tensor([0.3, -0.7, 0.4])  # group 1, key (t=1, row 0, col 2)
+    k, _ = m.sampled_keys_values(h, offsets)
+    kv = m.kv(h).reshape(3, 4, 6, 16).permute(3, 0, 1, 2)  # (C, T, H, W), before the bias
+    # key (1, 0, 2) is key index 1*6 + 0*3 + 2 = 8; its reference point is (1, 0.5, 4.5)
+    at = hand_trilinear(kv, 1.3, 0.5 - 0.7, 4.5 + 0.4)
+    torch.testing.assert_close(k[0, 8, 4:8].double(), at[4:8] + m.kv_bias[4:8].double(), rtol=1e-5, atol=1e-6)
+    # group 0 of the same key is unmoved: the block mean
+    torch.testing.assert_close(k[0, 8, :4], _block_means(m.kv(h))[0, 8, :4] + m.kv_bias[:4], rtol=1e-5, atol=1e-6)
+
+
+def test_key_stride_offsets_come_from_block_averaged_queries():
+    m = _strided(2)
+    q = torch.randn(2, 72, 8)
+    pooled = _block_means(q).reshape(2, 3, 2, 3, 8).permute(0, 4, 1, 2, 3)
+    torch.testing.assert_close(m.predict_offsets(q), m.offsets(pooled), rtol=1e-5, atol=1e-6)
+
+
+def test_key_stride_must_divide_the_grid():
+    with pytest.raises(ValueError, match="key_stride 4 must be >= 1 and divide the 4x6"):
+        DeformableFusion(embed_dim=10, dim=8, num_heads=4, groups=2, grid=TokenGrid(3, 4, 6), key_stride=4)

@@ -59,6 +59,7 @@ class DSFConfig:
     offset_range: float = 2.0  # bound of the predicted spatial offsets (dy, dx), in token cells
     offset_range_t: float = 1.0  # bound of the predicted temporal offset dt, in frames
     offset_kernel: int = 3  # kernel of the depthwise 3-D conv of the offset network
+    key_stride: int = 1  # reference points every key_stride cells (DAT's r): r^2 fewer keys than queries
     mlp_ratio: float = 1.0
 
 
@@ -205,7 +206,8 @@ def check_model_config(cfg: ModelConfig, prefix: str = "model") -> None:
     need(
         head.kind != "simple" or b.patch_size == 16, "head.kind", "the simple head upsamples x4: patch_size must be 16"
     )
-    n_tokens = cfg.num_frames * (h // b.patch_size) * (w // b.patch_size)
+    grid_h, grid_w = h // b.patch_size, w // b.patch_size
+    n_tokens = cfg.num_frames * grid_h * grid_w
     for name in ("dfe", "fcg", "dsf"):
         section = getattr(cfg, name)
         if not section.enabled:  # a module switched off (an ablation) is not built
@@ -242,6 +244,11 @@ def check_model_config(cfg: ModelConfig, prefix: str = "model") -> None:
             f"{cfg.dsf.offset_groups} does not divide dsf.num_heads {cfg.dsf.num_heads}",
         )
         need(cfg.dsf.offset_kernel % 2 == 1, "dsf.offset_kernel", f"must be odd, got {cfg.dsf.offset_kernel}")
+        need(
+            cfg.dsf.key_stride >= 1 and grid_h % cfg.dsf.key_stride == 0 and grid_w % cfg.dsf.key_stride == 0,
+            "dsf.key_stride",
+            f"must be >= 1 and divide the {grid_h}x{grid_w} token grid of a frame, got {cfg.dsf.key_stride}",
+        )
         need(
             cfg.dsf.offset_range >= 0 and cfg.dsf.offset_range_t >= 0, "dsf.offset_range", "offset ranges must be >= 0"
         )

@@ -565,11 +565,11 @@ def module_diagnostics(
                 spatial = layout.patch * np.hypot(off[..., 1], off[..., 2])
                 all_offsets.append(spatial.reshape(-1))
                 all_dt.append(np.abs(off[..., 0]).reshape(-1))
-                key = layout.frames // 2
+                key, stride = layout.frames // 2, block.mixer.key_stride
                 for b, clip in enumerate(batch):
                     speeds = joint_speeds(clip.joints, clip.frame_indices)
                     for j in np.flatnonzero(np.isfinite(speeds)):
-                        row, col = layout.cell_of(clip.joints[key, j])
+                        row, col = (i // stride for i in layout.cell_of(clip.joints[key, j]))  # its key
                         joint_offsets.append(float(spatial[b, :, key, row, col].mean()))
                         joint_dt.append(float(np.abs(off[b, :, key, row, col, 0]).mean()))
                         joint_speed.append(float(speeds[j]))

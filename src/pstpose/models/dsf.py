@@ -10,6 +10,12 @@ Sampling is linear in the features, so sampling F2 and then projecting equals pr
 K|V (bias-free) and sampling that: we do the latter (2*dim channels instead of C) and add the
 K|V bias afterwards.
 
+Key stride r (``key_stride``, DAT's downsampling factor; 1 by default): the reference points P are
+every token's own cell when r = 1, else the centres of r x r blocks of cells (r*i + (r-1)/2), so
+there are r^2 fewer keys than queries and the offset network runs on the query volume averaged
+over each block. With r = 1 every query can already reach every cell, so offsets only re-sample
+what other keys hold; with r > 1 the few keys must be put where the information is.
+
 Sampling convention: positions are token-cell indices (t, y, x); cell i is the sample at index i;
 outside the volume the features are zero. ``grid_sample`` runs with ``align_corners=False`` on the
 volume zero-padded (at the far end) to power-of-two sizes: then every normalised coordinate of an
@@ -36,16 +42,20 @@ def pad_to_pow2(volume: torch.Tensor) -> torch.Tensor:
     return F.pad(volume, (0, _next_pow2(w) - w, 0, _next_pow2(h) - h, 0, _next_pow2(t) - t))
 
 
-def sample_padded(padded: torch.Tensor, size: tuple[int, int, int], offsets: torch.Tensor) -> torch.Tensor:
-    """``sample_volume`` on a volume already passed through ``pad_to_pow2``; ``size`` = its (T, H, W)."""
+def sample_padded(
+    padded: torch.Tensor, size: tuple[int, int, int], offsets: torch.Tensor, stride: int = 1
+) -> torch.Tensor:
+    """``sample_volume`` on a volume already passed through ``pad_to_pow2``; ``size`` = the (T, H, W)
+    of the reference grid, whose point (t, i, j) sits at cell (t, stride*i + (stride-1)/2, ...)."""
     t, h, w = size
     tp, hp, wp = padded.shape[-3:]
     # Positions in float32 even under mixed precision: bf16 would round them to ~1/30 of a cell.
     dtype = torch.promote_types(padded.dtype, torch.float32)
     dt, dy, dx = offsets.to(dtype).unbind(dim=-1)
     ti = torch.arange(t, dtype=dtype, device=offsets.device)[:, None, None]
-    yi = torch.arange(h, dtype=dtype, device=offsets.device)[None, :, None]
-    xi = torch.arange(w, dtype=dtype, device=offsets.device)[None, None, :]
+    centre = (stride - 1) / 2.0
+    yi = (torch.arange(h, dtype=dtype, device=offsets.device) * stride + centre)[None, :, None]
+    xi = (torch.arange(w, dtype=dtype, device=offsets.device) * stride + centre)[None, None, :]
     grid = torch.stack(
         [
             (2.0 * (xi + dx) + 1.0) / wp - 1.0,
@@ -103,12 +113,19 @@ class DeformableFusion(nn.Module):
         kernel: int = 3,
         range_t: float = 1.0,
         range_xy: float = 2.0,
+        key_stride: int = 1,
     ) -> None:
         super().__init__()
         if dim % num_heads or num_heads % groups:
             raise ValueError(f"DSF: dim {dim}, heads {num_heads} and offset groups {groups} do not divide")
+        if key_stride < 1 or grid.height % key_stride or grid.width % key_stride:
+            raise ValueError(
+                f"DSF: key_stride {key_stride} must be >= 1 and divide the {grid.height}x{grid.width} token grid"
+            )
         self.dim, self.num_heads, self.groups = dim, num_heads, groups
         self.grid = grid
+        self.key_stride = key_stride
+        self.key_grid = TokenGrid(grid.frames, grid.height // key_stride, grid.width // key_stride)
         self.q = nn.Linear(embed_dim, dim)
         self.kv = nn.Linear(embed_dim, 2 * dim, bias=False)
         self.kv_bias = nn.Parameter(torch.zeros(2 * dim))
@@ -122,30 +139,52 @@ class DeformableFusion(nn.Module):
         zero_init_(self.proj)
 
     def sampled_keys_values(self, h: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """K and V (B, N, dim) each, sampled per offset group at cell + offset."""
-        b, n, _ = h.shape
-        g, d, grid = self.groups, self.dim, self.grid
+        """K and V (B, N_keys, dim) each, sampled per offset group at reference point + offset."""
+        b = h.shape[0]
+        g, d, grid, keys = self.groups, self.dim, self.grid, self.key_grid
         size = (grid.frames, grid.height, grid.width)
+        key_size = (keys.frames, keys.height, keys.width)
+        n = keys.num_tokens
         # Channels [K | V], heads in order -> group gi gets its heads' slice of K and of V:
         # (B, G, 2, d/G, T, h, w) as a view; padding it makes the one copy, then (B*G, 2d/G, ...).
         kv = self.kv(h).reshape(b, *size, 2, g, d // g).permute(0, 5, 4, 6, 1, 2, 3)
         padded = pad_to_pow2(kv)
         padded = padded.reshape(b * g, 2 * d // g, *padded.shape[-3:])
-        sampled = sample_padded(padded, size, offsets.reshape(b * g, *size, 3))  # (B*G, 2d/G, T, h, w)
+        sampled = sample_padded(padded, key_size, offsets.reshape(b * g, *key_size, 3), self.key_stride)
         sampled = sampled.reshape(b, g, 2, d // g, n).permute(0, 4, 2, 1, 3).reshape(b, n, 2 * d)
         sampled = sampled + self.kv_bias
         return sampled[..., :d], sampled[..., d:]
 
+    def predict_offsets(self, q: torch.Tensor) -> torch.Tensor:
+        """Queries (B, N, dim) -> offsets (B, G, T, h', w', 3) of the reference grid, in cells."""
+        g = self.grid
+        # (B, N, d) is the channels-last layout of the (B, d, T, h, w) query volume: no copy.
+        volume = q.reshape(q.shape[0], g.frames, g.height, g.width, self.dim).permute(0, 4, 1, 2, 3)
+        if self.key_stride > 1:
+            volume = F.avg_pool3d(volume, (1, self.key_stride, self.key_stride))
+        return self.offsets(volume)
+
+    def reference_points(self) -> torch.Tensor:
+        """(T, h', w', 3) cell positions (t, y, x) of the reference points the offsets start from."""
+        k, r = self.key_grid, self.key_stride
+        t, y, x = torch.meshgrid(
+            torch.arange(k.frames, dtype=torch.float32),
+            torch.arange(k.height, dtype=torch.float32) * r + (r - 1) / 2.0,
+            torch.arange(k.width, dtype=torch.float32) * r + (r - 1) / 2.0,
+            indexing="ij",
+        )
+        return torch.stack([t, y, x], dim=-1)
+
     def sampling(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What ``forward`` samples and how each query weighs it, for inspection.
 
-        Returns (offsets (B, G, T, h, w, 3) as (dt, dy, dx) in token cells, attention
-        (B, heads, N, N)): row i of a head in offset group g holds query i's softmax weights over
-        the keys sampled at every cell j + offsets[:, g, j]. ``forward`` does not form the weights.
+        Returns (offsets (B, G, T, h', w', 3) as (dt, dy, dx) in token cells, attention
+        (B, heads, N, N_keys)): row i of a head in offset group g holds query i's softmax weights
+        over the keys sampled at every reference point j + offsets[:, g, j] (``reference_points``;
+        with key_stride 1, every cell). ``forward`` does not form the weights.
         """
         q = self.q(h)
-        g = self.grid
-        offsets = self.offsets(q.reshape(h.shape[0], g.frames, g.height, g.width, self.dim).permute(0, 4, 1, 2, 3))
+        offsets = self.predict_offsets(q)
         k, _ = self.sampled_keys_values(h, offsets)
         q, k = split_heads(q, self.num_heads), split_heads(k, self.num_heads)
         scale = (self.dim // self.num_heads) ** -0.5
@@ -153,9 +192,6 @@ class DeformableFusion(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         q = self.q(h)
-        g = self.grid
-        # (B, N, d) is the channels-last layout of the (B, d, T, h, w) query volume: no copy.
-        offsets = self.offsets(q.reshape(h.shape[0], g.frames, g.height, g.width, self.dim).permute(0, 4, 1, 2, 3))
-        k, v = self.sampled_keys_values(h, offsets)
+        k, v = self.sampled_keys_values(h, self.predict_offsets(q))
         q, k, v = (split_heads(x, self.num_heads) for x in (q, k, v))
         return self.proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))

@@ -32,7 +32,15 @@ def _refinement_mixer(name: str, cfg: ModelConfig, grid: TokenGrid) -> nn.Module
     if name == "fcg":
         return ClusterGuidance(c, sec.dim, sec.num_heads, sec.num_clusters, sec.knn)
     return DeformableFusion(
-        c, sec.dim, sec.num_heads, sec.offset_groups, grid, sec.offset_kernel, sec.offset_range_t, sec.offset_range
+        c,
+        sec.dim,
+        sec.num_heads,
+        sec.offset_groups,
+        grid,
+        sec.offset_kernel,
+        sec.offset_range_t,
+        sec.offset_range,
+        sec.key_stride,
     )
 
 
