@@ -20,6 +20,7 @@ from pstpose.export.onnx import (
     ExportError,
     VerificationError,
     export_onnx,
+    graph_op_types,
     randomize_small_parameters_,
     read_onnx_metadata,
     verify_onnx,
@@ -228,3 +229,15 @@ def test_cli_errors_are_one_line(case, message, weights_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_dsf_with_a_key_stride_exports_and_matches(tmp_path):
+    """Key stride 2: the block-averaged queries and the smaller key grid trace into the graph."""
+    torch.manual_seed(1)
+    model = randomize_small_parameters_(
+        build_model("tiny", image_size=(64, 64), fcg={"num_clusters": 8}, dsf={"key_stride": 2}), seed=1
+    )
+    model = model.eval()
+    path = export_onnx(model, tmp_path / "stride2.onnx")
+    assert verify_onnx(model, path, atol=1e-4) < 1e-4
+    assert "GridSample" in graph_op_types(path)
