@@ -148,15 +148,24 @@ def test_the_shipped_studies_load_and_every_run_config_validates():
     the file."""
     from pathlib import Path
 
+    from pstpose.engine.build import build_model_from_experiment
+    from pstpose.engine.train import parameter_groups
+
     root = Path(__file__).resolve().parents[2]
     for path in sorted((root / "studies").glob("*.yaml")):
         study = ablation.load_study(path)
         assert {"single-frame", "baseline", "no-dfe", "no-fcg", "no-dsf", "full", "full-lambda-channel"} <= set(
             study.variants
         ), path.name
-        for variant in study.variants:
-            cfg = ablation.run_experiment_config(study, variant, 0, None)
+        configs = {v: ablation.run_experiment_config(study, v, 0, None) for v in study.variants}
+        for variant, cfg in configs.items():
             assert cfg.model.frames_per_side == (0 if variant == "single-frame" else 1)
+            if cfg.train.lr_scale:  # its patterns name parameters of the model it builds
+                model = build_model_from_experiment(cfg)
+                groups = parameter_groups(model, cfg.train.weight_decay, cfg.train.lr, cfg.train.lr_scale)
+                assert any(g.get("lr") == cfg.train.lr * 10 for g in groups), variant
+        assert configs["full-lambda-channel"].model.dfe.lambda_mode == "channel"
         if path.stem.endswith("scale"):
+            cfg = configs["full-lambda-channel"]
             assert tuple(cfg.model.image_size) == (256, 192) and cfg.model.preset == "vitpose-s"
-            assert cfg.model.dfe.lambda_mode == "channel" and cfg.train.amp == "bf16"
+            assert cfg.train.amp == "bf16"
