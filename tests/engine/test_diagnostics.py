@@ -121,6 +121,15 @@ def test_lambda_report_is_lambda_value(mode):
     entry = report["refine.dfe.mixer"]
     lam = model.refine["dfe"].mixer.lambda_value().detach().double()
     assert entry["mode"] == mode
+    # adam_reach: the L1 norm of λ's gradient with respect to its vectors, by autograd
+    mixer = model.refine["dfe"].mixer
+    vectors = [getattr(mixer, n) for n in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2")]
+    value = mixer.lambda_value().reshape(-1)
+    reaches = [
+        sum(g.abs().sum().item() for g in torch.autograd.grad(value[i], vectors, retain_graph=True))
+        for i in range(value.numel())
+    ]
+    assert entry["adam_reach"] == pytest.approx(np.mean(reaches), rel=1e-6)
     if mode == "scalar":
         assert entry["value"] == pytest.approx(float(lam), rel=1e-7)
     else:

@@ -57,6 +57,7 @@ BACKGROUND = 0
 UNKNOWN = -1
 DEFAULT_SPEED_EDGES: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
 SYNTHETIC_SUMMARY = "synthetic_summary.json"
+LAMBDA_VECTORS = ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2")
 
 
 # --- token geometry ----------------------------------------------------------------------------
@@ -210,7 +211,12 @@ def joint_speeds(joints: np.ndarray, frame_indices: Sequence[int]) -> np.ndarray
 
 def lambda_report(model: nn.Module) -> dict[str, dict[str, Any]]:
     """λ of every DFE module, keyed by the module's name in ``model``: its mode, value (scalar
-    mode) or mean/min/max/values (channel mode), and λ_init."""
+    mode) or mean/min/max/values (channel mode), λ_init, and ``adam_reach``.
+
+    ``adam_reach`` is ||dλ/dθ||_1 over the four λ vectors θ (mean over channels in channel mode):
+    Adam moves each parameter by at most about the learning rate per step, so λ moves by at most
+    ``lr * adam_reach`` per step. The re-parameterisation makes it small where the vectors are:
+    each entry of dλ/dθ is an entry of the *other* vector of its product (~0.1 at init)."""
     from pstpose.models.dfe import DifferentialAttention
 
     out: dict[str, dict[str, Any]] = {}
@@ -219,7 +225,18 @@ def lambda_report(model: nn.Module) -> dict[str, dict[str, Any]]:
             continue
         with torch.no_grad():
             lam = module.lambda_value().detach().double().cpu()
-        entry: dict[str, Any] = {"mode": module.lambda_mode, "lambda_init": module.lambda_init}
+            q1, k1, q2, k2 = (getattr(module, n).detach().double().cpu() for n in LAMBDA_VECTORS)
+            if module.lambda_mode == "channel":
+                reach = torch.exp(q1 * k1) * (q1.abs() + k1.abs()) + torch.exp(q2 * k2) * (q2.abs() + k2.abs())
+            else:
+                reach = (
+                    torch.exp(q1 @ k1) * (q1.abs() + k1.abs()).sum() + torch.exp(q2 @ k2) * (q2.abs() + k2.abs()).sum()
+                )
+        entry: dict[str, Any] = {
+            "mode": module.lambda_mode,
+            "lambda_init": module.lambda_init,
+            "adam_reach": float(reach.mean()),
+        }
         if lam.ndim == 0:
             entry["value"] = float(lam)
         else:
