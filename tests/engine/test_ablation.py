@@ -93,6 +93,14 @@ def test_study_runs_resumes_and_summarises(tmp_path, dataset, monkeypatch, capsy
         assert set(report["residual_ratio"]) == {"dfe", "fcg", "dsf"}
         lams += [entry.get("value", entry.get("mean")) for entry in report["lambda"].values()]
     assert summary["diagnostics"]["full"]["lambda"] == pytest.approx(sum(lams) / len(lams), abs=1e-4)
+    reports = [
+        json.loads((study.run_dir("full", s) / "results.json").read_text())["diagnostics"]["standard"] for s in (0, 1)
+    ]
+    digest = summary["diagnostics"]["full"]
+    shares = [r["dsf"]["offset_pattern"]["pattern_share"] for r in reports]
+    assert digest["dsf_pattern_share"] == pytest.approx(sum(shares) / 2, abs=1e-4)
+    reaches = [e["adam_reach"] for r in reports for e in r["lambda"].values()]
+    assert digest["lambda_adam_reach"] == pytest.approx(sum(reaches) / len(reaches), abs=1e-4)
     no_dsf = json.loads((study.run_dir("no-dsf", 0) / "results.json").read_text())["diagnostics"]["standard"]
     assert "skipped" in no_dsf["dsf"] and "dsf" not in no_dsf["residual_ratio"]
     assert "are the modules alive?" in (study.out / "summary.md").read_text()

@@ -467,20 +467,28 @@ def _mean(values: list) -> float | None:
 def diagnostics_digest(by_variant: dict[str, list[dict]]) -> dict[str, dict]:
     """Per variant, means over seeds (and the diagnostic test sets) of the figures that say
     whether each module is alive: λ, each block's mixer-branch norm relative to its input, FCG
-    purity against random clusters, DSF offsets for the slowest and fastest joints."""
+    purity against random clusters, DSF offsets for the slowest and fastest joints (and their
+    correlation with speed), the share of DSF's offsets that is a fixed per-cell pattern, and
+    λ's Adam reach (how far λ can move per unit of learning rate)."""
     digest: dict[str, dict] = {}
     for variant, items in by_variant.items():
         reports = [rep for r in items for rep in r.get("diagnostics", {}).values()]
         if not reports:
             continue
-        lam = []
+        lam, lam_min, lam_max, reach = [], [], [], []
         for rep in reports:
             for entry in rep["lambda"].values():
                 lam.append(entry.get("value", entry.get("mean")))
+                lam_min.append(entry.get("min", entry.get("value")))
+                lam_max.append(entry.get("max", entry.get("value")))
+                reach.append(entry.get("adam_reach"))
         modules = sorted({m for rep in reports for m in rep["residual_ratio"]})
         out: dict[str, Any] = {
             "runs": len(items),
             "lambda": _mean(lam),
+            "lambda_min": _mean(lam_min),
+            "lambda_max": _mean(lam_max),
+            "lambda_adam_reach": _mean(reach),
             "mixer_ratio": {m: _mean([rep["residual_ratio"][m]["mixer"]["mean"] for rep in reports]) for m in modules},
         }
         fcg = [rep["fcg"] for rep in reports if "purity" in rep.get("fcg", {})]
@@ -493,6 +501,10 @@ def diagnostics_digest(by_variant: dict[str, list[dict]]) -> dict[str, dict]:
             out["dsf_offset_px_slowest"] = _mean([b[0]["mean"] for b in bins if b])
             out["dsf_offset_px_fastest"] = _mean([b[-1]["mean"] for b in bins if b])
             out["dsf_fastest_bin_px_per_frame"] = next((b[-1]["speed"][0] for b in bins if b), None)
+            out["dsf_speed_correlation"] = _mean([d.get("speed_offset_correlation") for d in dsf])
+            patterns = [d["offset_pattern"] for d in dsf if "offset_pattern" in d]
+            out["dsf_pattern_share"] = _mean([p["pattern_share"] for p in patterns])
+            out["dsf_content_px"] = _mean([p["content_px"] for p in patterns])
         digest[variant] = out
     return digest
 
@@ -577,19 +589,30 @@ def summary_markdown(summary: dict, study: Study) -> str:
             "",
             "### are the modules alive? (means over seeds and the diagnostic test sets)",
             "",
-            "| variant | λ | mixer/input: " + " / ".join(["dfe", "fcg", "dsf"]) + " | FCG purity (random) "
-            "| DSF offset px: slowest → fastest joints |",
-            "|---|---|---|---|---|",
+            "| variant | λ (min–max) | λ Adam reach | mixer/input: " + " / ".join(["dfe", "fcg", "dsf"]) + " "
+            "| FCG purity (random) | DSF offset px: slowest → fastest joints (corr.) "
+            "| DSF fixed-pattern share (content px) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for variant, d in digest.items():
             ratios = " / ".join(num(d["mixer_ratio"].get(m)) for m in ("dfe", "fcg", "dsf"))
             purity = f"{num(d.get('fcg_purity'))} ({num(d.get('fcg_random_purity'))})" if "fcg_purity" in d else "–"
             offsets = (
                 f"{num(d['dsf_offset_px_slowest'], 1)} → {num(d['dsf_offset_px_fastest'], 1)}"
+                f" ({num(d.get('dsf_speed_correlation'))})"
                 if "dsf_offset_px_slowest" in d
                 else "–"
             )
-            lines.append(f"| {variant} | {num(d['lambda'], 3)} | {ratios} | {purity} | {offsets} |")
+            lam = num(d["lambda"], 3)
+            if d.get("lambda_min") is not None and d.get("lambda_max") != d.get("lambda_min"):
+                lam += f" ({num(d['lambda_min'])}–{num(d['lambda_max'])})"
+            pattern = (
+                f"{num(d['dsf_pattern_share'])} ({num(d.get('dsf_content_px'), 1)})"
+                if d.get("dsf_pattern_share") is not None
+                else "–"
+            )
+            reach = num(d.get("lambda_adam_reach"))
+            lines.append(f"| {variant} | {lam} | {reach} | {ratios} | {purity} | {offsets} | {pattern} |")
     return "\n".join(lines) + "\n"
 
 
