@@ -69,30 +69,22 @@ def test_offsets_are_bounded_by_tanh_ranges():
 
 
 def _plain_attention(q, k, v, heads):
+    """Multi-head attention of q (B, N, d) to k, v (B, M, d) by explicit softmax (M may differ)."""
     b, n, d = q.shape
-    q, k, v = (t.reshape(b, n, heads, d // heads).transpose(1, 2) for t in (q, k, v))
+    q = q.reshape(b, n, heads, d // heads).transpose(1, 2)
+    k, v = (t.reshape(b, t.shape[1], heads, d // heads).transpose(1, 2) for t in (k, v))
     a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads), dim=-1) @ v
     return a.transpose(1, 2).reshape(b, n, d)
 
 
-def _dsf(seed: int = 0) -> DeformableFusion:
+def _dsf(seed: int = 0, grid: TokenGrid | None = None, key_stride: int = 1) -> DeformableFusion:
     torch.manual_seed(seed)
-    m = DeformableFusion(embed_dim=10, dim=8, num_heads=4, groups=2, grid=TokenGrid(3, 4, 3), range_xy=1.5)
+    grid = grid or TokenGrid(3, 4, 3)
+    m = DeformableFusion(embed_dim=10, dim=8, num_heads=4, groups=2, grid=grid, range_xy=1.5, key_stride=key_stride)
     with torch.no_grad():
         for p in m.parameters():
             p.normal_(0, 0.3)
     return m
-
-
-def test_zero_offsets_make_dsf_plain_cross_attention():
-    m = _dsf()
-    with torch.no_grad():
-        m.offsets.pointwise.weight.zero_()
-        m.offsets.pointwise.bias.zero_()
-    h = torch.randn(2, 36, 10)
-    k, v = (m.kv(h) + m.kv_bias).chunk(2, dim=-1)
-    expected = m.proj(_plain_attention(m.q(h), k, v, 4))
-    torch.testing.assert_close(m(h), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_each_offset_group_moves_the_keys_and_values_of_its_own_heads():
@@ -132,12 +124,7 @@ def test_low_precision_volumes_sample_with_float32_positions():
 
 
 def _strided(seed: int = 0) -> DeformableFusion:
-    torch.manual_seed(seed)
-    m = DeformableFusion(embed_dim=10, dim=8, num_heads=4, groups=2, grid=TokenGrid(3, 4, 6), key_stride=2)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.normal_(0, 0.3)
-    return m
+    return _dsf(seed, TokenGrid(3, 4, 6), key_stride=2)
 
 
 def _block_means(x: torch.Tensor) -> torch.Tensor:
@@ -146,34 +133,29 @@ def _block_means(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(b, 3, 2, 2, 3, 2, c).mean(dim=(3, 5)).reshape(b, 18, c)
 
 
-def _plain_cross_attention(q, k, v, heads):
-    b, n, d = q.shape
-    q = q.reshape(b, n, heads, d // heads).transpose(1, 2)
-    k, v = (t.reshape(b, t.shape[1], heads, d // heads).transpose(1, 2) for t in (k, v))
-    a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads), dim=-1) @ v
-    return a.transpose(1, 2).reshape(b, n, d)
-
-
 def test_key_stride_reference_points_are_block_centres():
     ref = _strided().reference_points()
     assert ref.shape == (3, 2, 3, 3)
     assert ref[1, 1, 2].tolist() == [1.0, 2.5, 4.5]  # block (rows 2-3, cols 4-5) of frame 1
     assert ref[0, 0, 0].tolist() == [0.0, 0.5, 0.5]
+    offsets, attention = _strided().sampling(torch.randn(2, 72, 10))  # 18 keys for 72 queries
+    assert offsets.shape == (2, 2, 3, 2, 3, 3) and attention.shape == (2, 4, 72, 18)
+    torch.testing.assert_close(attention.sum(dim=-1), torch.ones(2, 4, 72))
 
 
-def test_key_stride_with_zero_offsets_attends_to_block_means():
-    """Sampling a block centre bilinearly averages its four cells: keys are 2x2 block means."""
-    m = _strided()
+@pytest.mark.parametrize("key_stride", [1, 2])
+def test_zero_offsets_make_dsf_plain_cross_attention(key_stride):
+    """Zero offsets: keys at the reference points. Stride 1: every cell's own K/V; stride 2: a
+    block centre sampled bilinearly is the mean of its four cells, so keys are 2x2 block means."""
+    m = _dsf(0, TokenGrid(3, 4, 6), key_stride)
     with torch.no_grad():
         m.offsets.pointwise.weight.zero_()
         m.offsets.pointwise.bias.zero_()
     h = torch.randn(2, 72, 10)
-    k, v = (_block_means(m.kv(h)) + m.kv_bias).chunk(2, dim=-1)
-    expected = m.proj(_plain_cross_attention(m.q(h), k, v, 4))
+    kv = m.kv(h) if key_stride == 1 else _block_means(m.kv(h))
+    k, v = (kv + m.kv_bias).chunk(2, dim=-1)
+    expected = m.proj(_plain_attention(m.q(h), k, v, 4))
     torch.testing.assert_close(m(h), expected, rtol=1e-5, atol=1e-6)
-    offsets, attention = m.sampling(h)
-    assert offsets.shape == (2, 2, 3, 2, 3, 3) and attention.shape == (2, 4, 72, 18)
-    torch.testing.assert_close(attention.sum(dim=-1), torch.ones(2, 4, 72))
 
 
 def test_key_stride_samples_reference_plus_offset_by_hand():
