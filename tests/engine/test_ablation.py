@@ -141,6 +141,8 @@ def test_a_half_finished_run_resumes_from_its_last_checkpoint(tmp_path, dataset,
         ({"variants": {"bad name!": {}}}, "variant name"),
         ({"colour": 1}, "unknown key"),
         ({"data": {"train": "x"}}, "data needs 'train'"),
+        ({"compare": {"no-dsf": "nope"}}, "compare.no-dsf: 'no-dsf' and 'nope' must be two variants"),
+        ({"compare": ["no-dsf"]}, "compare must be a mapping"),
     ],
 )
 def test_bad_study_files_are_refused_by_name(tmp_path, dataset, change, message, capsys):
@@ -177,3 +179,29 @@ def test_the_shipped_studies_load_and_every_run_config_validates():
             cfg = configs["full-lambda-channel"]
             assert tuple(cfg.model.image_size) == (256, 192) and cfg.model.preset == "vitpose-s"
             assert cfg.train.amp == "bf16"
+
+
+def test_compare_pairs_a_variant_with_its_base_by_seed_and_sequence(tmp_path, dataset):
+    """The paired difference against a ``compare`` base is the mean of the per-(seed, sequence)
+    differences of the runs both have (seed 1 of the base is missing here: seed 0 alone pairs)."""
+    path = _study(tmp_path, dataset, compare={"no-dsf": "full"})
+    study = ablation.load_study(path)
+    assert study.compare == {"no-dsf": "full"}
+
+    def run(variant, seed, per_sequence):
+        test = {"ap": {"Mean": 50.0}, "per_sequence_ap": per_sequence, "temporal": {"error_by_speed": []}}
+        test["temporal"]["acceleration_error_px"] = 1.0
+        return {"variant": variant, "seed": seed, "tests": {"standard": test}}
+
+    runs = [
+        run("full", 0, {"a": 40.0, "b": 50.0, "c": 60.0}),
+        run("no-dsf", 0, {"a": 42.0, "b": 49.0, "c": 63.0}),
+        run("no-dsf", 1, {"a": 90.0, "b": 90.0, "c": 90.0}),  # no base run for seed 1: not paired
+    ]
+    summary = ablation.summarize(study, runs)
+    d = summary["variants"]["no-dsf"]["tests"]["standard"]["ap_diff_vs_base"]
+    assert d["base"] == "full" and d["diff"] == pytest.approx((2 - 1 + 3) / 3, abs=1e-4)
+    assert d["low"] <= d["diff"] <= d["high"]
+    assert summary["variants"]["no-dsf"]["tests"]["standard"]["ap_diff_vs_reference"] == pytest.approx(d["diff"])
+    text = ablation.summary_markdown(summary, study)
+    assert "against the variant each one changes" in text and "| no-dsf | full | +1.3 [" in text

@@ -9,7 +9,9 @@ from whatever runs have finished, so a study can be completed over several sitti
 
 An optional ``pretrain`` stage trains one model first and every variant starts from its weights
 (as the paper's variants all start from ViTPose); the synthetic datasets are generated when their
-folders are missing, from seeds given in the file.
+folders are missing, from seeds given in the file. An optional ``compare`` mapping pairs a
+variant with the variant it changes (``{fixed-variant: its-base}``): the summary then gives their
+paired difference too, beside the difference to ``full``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,19 @@ from typing import Any
 from pstpose.config import ConfigError
 from pstpose.config.base import parse_override
 
-STUDY_KEYS = ("name", "base", "out", "set", "data", "generate", "pretrain", "variants", "seeds", "evaluation")
+STUDY_KEYS = (
+    "name",
+    "base",
+    "out",
+    "set",
+    "data",
+    "generate",
+    "pretrain",
+    "variants",
+    "seeds",
+    "evaluation",
+    "compare",
+)
 
 
 @dataclass
@@ -50,6 +64,7 @@ class Study:
     pretrain: dict[str, Any] | None = None
     generate: dict[str, Any] | None = None
     evaluation: dict[str, Any] = field(default_factory=dict)
+    compare: dict[str, str] = field(default_factory=dict)  # variant -> the variant it is paired with
     source: Path | None = None
 
     def runs(self) -> list[tuple[str, int]]:
@@ -113,6 +128,12 @@ def load_study(path: str | Path) -> Study:
             tests.append(TestSet(name, spec["root"], str(spec.get("split", "train"))))
         else:
             raise ConfigError(f"{path}: data.tests.{name} must be a dataset root or {{root, split}}")
+    compare = data.get("compare") or {}
+    if not isinstance(compare, dict):
+        raise ConfigError(f"{path}: compare must be a mapping of variant -> the variant it is paired with")
+    for name, base in compare.items():
+        if name not in variants or base not in variants or name == base:
+            raise ConfigError(f"{path}: compare.{name}: {name!r} and {base!r} must be two variants of the study")
     base_dir = path.parent
     out = Path(data.get("out") or f"studies/{data.get('name') or path.stem}")
     return Study(
@@ -127,6 +148,7 @@ def load_study(path: str | Path) -> Study:
         pretrain=data.get("pretrain"),
         generate=data.get("generate"),
         evaluation=dict(data.get("evaluation") or {}),
+        compare={str(k): str(v) for k, v in compare.items()},
         source=path if base_dir else None,
     )
 
@@ -437,18 +459,19 @@ def summarize(study: Study, runs: list[dict], reference: str = "full") -> dict:
                 "error_by_speed": _mean_rows([r["tests"][test.name]["temporal"]["error_by_speed"] for r in items]),
             }
             if reference in by_variant and variant != reference:
-                ref = {r["seed"]: r for r in by_variant[reference]}
-                a, b = {}, {}
-                for r in items:
-                    if r["seed"] in ref:
-                        for seq, value in r["tests"][test.name]["per_sequence_ap"].items():
-                            base = ref[r["seed"]]["tests"][test.name]["per_sequence_ap"].get(seq)
-                            if base is not None and value is not None:
-                                a[f"{r['seed']}/{seq}"], b[f"{r['seed']}/{seq}"] = base, value
-                diff, dlo, dhi = paired_bootstrap(a, b)
+                diff, dlo, dhi = _paired_difference(items, by_variant[reference], test.name, paired_bootstrap)
                 entry.update(
                     {"ap_diff_vs_reference": _finite(diff), "ap_diff_low": _finite(dlo), "ap_diff_high": _finite(dhi)}
                 )
+            base = study.compare.get(variant)
+            if base in by_variant:
+                diff, dlo, dhi = _paired_difference(items, by_variant[base], test.name, paired_bootstrap)
+                entry["ap_diff_vs_base"] = {
+                    "base": base,
+                    "diff": _finite(diff),
+                    "low": _finite(dlo),
+                    "high": _finite(dhi),
+                }
             table[variant]["tests"][test.name] = entry
     return {
         "study": study.name,
@@ -457,6 +480,21 @@ def summarize(study: Study, runs: list[dict], reference: str = "full") -> dict:
         "diagnostics": diagnostics_digest(by_variant),
         "runs_finished": len(runs),
     }
+
+
+def _paired_difference(items: list[dict], base_items: list[dict], test: str, bootstrap: Callable) -> tuple:
+    """Mean per-sequence AP difference (items - base) over the (seed, sequence) pairs both have,
+    with its bootstrap interval."""
+    base_by_seed = {r["seed"]: r for r in base_items}
+    a, b = {}, {}
+    for r in items:
+        if r["seed"] not in base_by_seed:
+            continue
+        for seq, value in r["tests"][test]["per_sequence_ap"].items():
+            base = base_by_seed[r["seed"]]["tests"][test]["per_sequence_ap"].get(seq)
+            if base is not None and value is not None:
+                a[f"{r['seed']}/{seq}"], b[f"{r['seed']}/{seq}"] = base, value
+    return bootstrap(a, b)
 
 
 def _mean(values: list) -> float | None:
@@ -565,6 +603,21 @@ def summary_markdown(summary: dict, study: Study) -> str:
             else:
                 cells.append(f"{e['ap_diff_vs_reference']:+.1f} [{e['ap_diff_low']:+.1f}, {e['ap_diff_high']:+.1f}]")
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    paired = [(v, e) for v, e in summary["variants"].items() if any("ap_diff_vs_base" in e["tests"][t] for t in tests)]
+    if paired:
+        lines += ["", "### paired difference in mAP against the variant each one changes (`compare`)", ""]
+        lines.append("| variant | against | " + " | ".join(tests) + " |")
+        lines.append("|---|---|" + "---|" * len(tests))
+        for variant, entry in paired:
+            cells, base = [], "–"
+            for t in tests:
+                d = entry["tests"][t].get("ap_diff_vs_base")
+                if d is None or d["diff"] is None:
+                    cells.append("–")
+                    continue
+                base = d["base"]
+                cells.append(f"{d['diff']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]")
+            lines.append(f"| {variant} | {base} | " + " | ".join(cells) + " |")
     lines += ["", "### acceleration error (px/frame², mean ± 95% t half-width over seeds)", ""]
     lines.append("| variant | " + " | ".join(tests) + " |")
     lines.append("|---|" + "---|" * len(tests))
