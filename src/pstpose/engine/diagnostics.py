@@ -555,9 +555,8 @@ def module_diagnostics(
     model.eval()
 
     def run(batch: list[DiagnosticClip]) -> None:
-        x = torch.stack([c.clip for c in batch]).to(device=device, dtype=torch.float32)
         with torch.inference_mode(), BlockRecorder(model) as rec:
-            model(x)
+            model(_stack(batch, device))
         for name, block in model.refine.items():
             r = rec.records[name]
             base_mlp = r["block_in"] + r["mixer_out"]
@@ -602,6 +601,10 @@ def module_diagnostics(
     if pattern.count:
         report["dsf"]["offset_pattern"] = pattern.summary(layout.patch)
     return report
+
+
+def _stack(batch: list[DiagnosticClip], device: torch.device) -> torch.Tensor:
+    return torch.stack([c.clip for c in batch]).to(device=device, dtype=torch.float32)
 
 
 def _batches(clips: Iterable[DiagnosticClip], batch_size: int) -> Iterator[list[DiagnosticClip]]:
@@ -667,12 +670,13 @@ def mean_offset_pattern(
     device = next(model.parameters()).device
     pattern = OffsetPattern()
     model.eval()
-    for batch in _batches(_clips_of(data, model, layout, split, None, max_clips), batch_size):
-        x = torch.stack([c.clip for c in batch]).to(device=device, dtype=torch.float32)
-        with torch.inference_mode(), BlockRecorder(model) as rec:
-            model(x)
-        name = next(n for n, b in model.refine.items() if b.mixer is dsf)
-        pattern.add(rec.records[name]["offsets_out"].double().cpu().numpy())
+    handle = dsf.offsets.register_forward_hook(lambda _m, _i, out: pattern.add(out.double().cpu().numpy()))
+    try:
+        for batch in _batches(_clips_of(data, model, layout, split, None, max_clips), batch_size):
+            with torch.inference_mode():
+                model(_stack(batch, device))
+    finally:
+        handle.remove()
     if not pattern.count:
         raise ValueError("mean_offset_pattern: the data holds no clips")
     return torch.from_numpy(pattern.mean()).float()
@@ -701,7 +705,6 @@ def replaced_offsets(model: nn.Module, offsets: torch.Tensor) -> Iterator[nn.Mod
 
 
 def _report(model, layout, count, ratios, purity, joints, all_offsets, all_dt, speed_edges) -> dict[str, Any]:
-    from pstpose.models.dsf import DeformableFusion
     from pstpose.models.fcg import ClusterGuidance
 
     report: dict[str, Any] = {
@@ -726,7 +729,7 @@ def _report(model, layout, count, ratios, purity, joints, all_offsets, all_dt, s
             "purity_body_tokens": _describe(purity["body"])["mean"],
             "random_purity_body_tokens": _describe(purity["body_random"])["mean"],
         }
-    dsf = next((b.mixer for b in model.refine.values() if isinstance(b.mixer, DeformableFusion)), None)
+    dsf = _dsf_of(model)
     if dsf is None:
         report["dsf"] = {"skipped": "the model has no DSF module"}
     else:
