@@ -78,3 +78,14 @@ def test_dsf_key_stride_must_divide_the_token_grid():
         check_model_config(apply_overrides(tiny, ["dsf.key_stride=8"]))
     with pytest.raises(ConfigError, match="dsf.key_stride"):
         check_model_config(apply_overrides(tiny, ["dsf.key_stride=0"]))
+
+
+def test_dsf_sampling_mode_and_points_are_checked():
+    tiny = model_preset("tiny")
+    check_model_config(apply_overrides(tiny, ["dsf.sampling=per_query", "dsf.points=2"]))
+    with pytest.raises(ConfigError, match=r"model.dsf.sampling.*'shared' or 'per_query', got 'local'"):
+        check_model_config(apply_overrides(tiny, ["dsf.sampling=local"]))
+    with pytest.raises(ConfigError, match=r"model.dsf.points.*must be >= 1, got 0"):
+        check_model_config(apply_overrides(tiny, ["dsf.sampling=per_query", "dsf.points=0"]))
+    with pytest.raises(ConfigError, match=r"model.dsf.key_stride.*per_query"):
+        check_model_config(apply_overrides(tiny, ["dsf.sampling=per_query", "dsf.key_stride=2"]))

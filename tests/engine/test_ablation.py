@@ -205,3 +205,20 @@ def test_compare_pairs_a_variant_with_its_base_by_seed_and_sequence(tmp_path, da
     assert summary["variants"]["no-dsf"]["tests"]["standard"]["ap_diff_vs_reference"] == pytest.approx(d["diff"])
     text = ablation.summary_markdown(summary, study)
     assert "against the variant each one changes" in text and "| no-dsf | full | +1.3 [" in text
+
+
+def test_seeds_option_runs_only_those_seeds(tmp_path, dataset, monkeypatch, capsys):
+    path = _study(tmp_path, dataset)
+    calls = []
+    monkeypatch.setattr(ablation, "run_one", lambda st, v, s, init, log: calls.append((v, s)))
+    assert main(["ablate", str(path), "--seeds", "1"]) == 0
+    assert calls == [("full", 1), ("no-dsf", 1)]
+    calls.clear()
+    assert main(["ablate", str(path), "--seeds", "1,0", "--only", "no-dsf"]) == 0
+    assert calls == [("no-dsf", 0), ("no-dsf", 1)]  # the study's order, seed-major
+    capsys.readouterr()
+    assert main(["ablate", str(path), "--seeds", "5"]) == 2
+    assert "--seeds: seed(s) [5] are not in the study's seeds [0, 1]" in capsys.readouterr().err
+    assert main(["ablate", str(path), "--seeds", "x"]) == 2
+    assert "--seeds: expected comma-separated integers, got 'x'" in capsys.readouterr().err
+    assert calls == [("no-dsf", 0), ("no-dsf", 1)]

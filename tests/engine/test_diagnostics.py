@@ -23,6 +23,7 @@ from pstpose.engine.diagnostics import (
     lambda_report,
     mean_offset_pattern,
     module_diagnostics,
+    motion_following,
     random_cluster_purity,
     replaced_lambda,
     replaced_offsets,
@@ -248,7 +249,9 @@ def test_offsets_by_speed_against_brute_force(alive_model, rng):
     edges = (0.0, 5.0, 10.0, 20.0, math.inf)
     report = module_diagnostics(alive_model, clips, batch_size=2, speed_edges=edges)
     handle.remove()
-    offsets = torch.cat(recorded).double().numpy()  # (clips, G, T, h, w, 3)
+    # each batch runs the offset network twice: in the model, then for the attended positions
+    assert all(torch.equal(a, b) for a, b in zip(recorded[0::2], recorded[1::2], strict=True))
+    offsets = torch.cat(recorded[0::2]).double().numpy()  # (clips, G, T, h, w, 3)
 
     pairs = []
     for i, clip in enumerate(clips):
@@ -417,3 +420,15 @@ def test_offsets_by_speed_read_the_key_of_the_joints_block_with_a_key_stride(rng
             magnitudes.append(np.mean([16 * math.hypot(o[1], o[2]) for o in offsets[i, :, 1, r // 2, c // 2]]))
     row = report["dsf"]["offset_px_by_speed"][0]
     assert row["count"] == 51 and row["mean"] == pytest.approx(np.mean(magnitudes), rel=1e-6)
+
+
+def test_motion_following_by_hand():
+    true = [np.array([4.0, 0.0]), np.array([0.0, -2.0]), np.array([3.0, 4.0])]
+    half = [0.5 * d for d in true]
+    r = motion_following(true, half)
+    assert r["pairs"] == 3 and r["slope"] == pytest.approx(0.5) and r["correlation"] == pytest.approx(1.0)
+    assert r["still_error_px"] == pytest.approx((4 + 2 + 5) / 3)
+    assert r["error_px"] == pytest.approx((2 + 1 + 2.5) / 3)
+    blind = motion_following(true, [np.zeros(2)] * 3)
+    assert blind["slope"] == 0.0 and blind["correlation"] is None and blind["error_px"] == blind["still_error_px"]
+    assert motion_following([], [])["slope"] is None

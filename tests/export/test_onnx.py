@@ -231,13 +231,17 @@ def test_cli_errors_are_one_line(case, message, weights_dir, tmp_path, capsys):
     assert sorted(tmp_path.rglob("*")) == before
 
 
-def test_dsf_with_a_key_stride_exports_and_matches(tmp_path):
-    """Key stride 2: the block-averaged queries and the smaller key grid trace into the graph."""
+@pytest.mark.parametrize(
+    "dsf", [{"key_stride": 2}, {"sampling": "per_query", "points": 2}], ids=["stride2", "per-query"]
+)
+def test_dsf_options_export_and_match(tmp_path, dsf):
+    """Key stride 2 (block-averaged queries, a smaller key grid) and per-query sampling (each
+    query's own samples and weights) trace into the graph and match PyTorch."""
     torch.manual_seed(1)
     model = randomize_small_parameters_(
-        build_model("tiny", image_size=(64, 64), fcg={"num_clusters": 8}, dsf={"key_stride": 2}), seed=1
+        build_model("tiny", image_size=(64, 64), fcg={"num_clusters": 8}, dsf=dsf), seed=1
     )
     model = model.eval()
-    path = export_onnx(model, tmp_path / "stride2.onnx")
+    path = export_onnx(model, tmp_path / "dsf.onnx")
     assert verify_onnx(model, path, atol=1e-4) < 1e-4
     assert "GridSample" in graph_op_types(path)

@@ -182,3 +182,143 @@ def test_key_stride_offsets_come_from_block_averaged_queries():
 def test_key_stride_must_divide_the_grid():
     with pytest.raises(ValueError, match="key_stride 4 must be >= 1 and divide the 4x6"):
         DeformableFusion(embed_dim=10, dim=8, num_heads=4, groups=2, grid=TokenGrid(3, 4, 6), key_stride=4)
+
+
+# --- per-query sampling (Deformable DETR's form) -------------------------------------------------
+
+
+def _per_query(seed: int = 0, points: int = 2) -> DeformableFusion:
+    torch.manual_seed(seed)
+    m = DeformableFusion(
+        embed_dim=10,
+        dim=8,
+        num_heads=4,
+        groups=2,
+        grid=TokenGrid(3, 4, 3),
+        range_xy=1.5,
+        sampling="per_query",
+        points=points,
+    )
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.3)
+    return m
+
+
+def test_per_query_offsets_start_on_rings_with_the_frame_steps():
+    torch.manual_seed(0)
+    m = DeformableFusion(10, 8, 4, 2, TokenGrid(3, 4, 3), range_xy=3.0, sampling="per_query", points=4)
+    with torch.no_grad():
+        m.offsets.pointwise.weight.zero_()
+    off = m.predict_offsets(m.q(torch.randn(2, 36, 10)))
+    assert off.shape == (2, 2, 3, 4, 3, 12, 3)  # (B, G, T, h, w, S = 3 frames x 4 points, 3)
+    # sample (f, p) of a query in frame t: dt = f - t; (dy, dx) on the unit ring at 45 + 90p degrees
+    for t in range(3):
+        for f in range(3):
+            for p in range(4):
+                a = math.pi / 4 + p * math.pi / 2
+                expected = torch.tensor([f - t, math.sin(a), math.cos(a)])
+                torch.testing.assert_close(off[1, 1, t, 2, 0, 4 * f + p], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_per_query_samples_are_trilinear_at_the_query_cell_plus_offset():
+    m = _per_query(3)
+    h = torch.randn(1, 36, 10)
+    gen = torch.Generator().manual_seed(1)
+    offsets = torch.rand(1, 2, 3, 4, 3, 6, 3, generator=gen) * 3 - 1.5
+    k, v = m.query_keys_values(h, offsets)
+    assert k.shape == v.shape == (1, 4, 36, 6, 2)
+    kv = m.kv(h).reshape(3, 4, 3, 16).permute(3, 0, 1, 2)  # (C = [K | V], T, H, W), before the bias
+    for t, y, x, s in [(0, 0, 0, 0), (1, 2, 1, 4), (2, 3, 2, 5), (1, 1, 0, 3)]:
+        n = t * 12 + y * 3 + x
+        for head in range(4):
+            g = head // 2  # heads 0-1 use group 0's offsets, heads 2-3 group 1's
+            dt, dy, dx = offsets[0, g, t, y, x, s].tolist()
+            at = hand_trilinear(kv, t + dt, y + dy, x + dx) + m.kv_bias.double()
+            torch.testing.assert_close(k[0, head, n, s].double(), at[2 * head : 2 * head + 2], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(
+                v[0, head, n, s].double(), at[8 + 2 * head : 10 + 2 * head], rtol=1e-5, atol=1e-6
+            )
+
+
+def test_per_query_forward_is_attention_over_each_querys_own_samples():
+    """The module's output against a loop: query by query, softmax over its samples' keys."""
+    m = _per_query(4)
+    h = torch.randn(2, 36, 10)
+    with torch.no_grad():
+        out = m(h)
+        q = m.q(h)
+        offsets = m.predict_offsets(q)
+        kv = m.kv(h)
+        expected = torch.zeros(2, 36, 8, dtype=torch.float64)
+        for b in range(2):
+            vol = kv[b].reshape(3, 4, 3, 16).permute(3, 0, 1, 2)
+            for n in range(36):
+                t, y, x = n // 12, (n % 12) // 3, n % 3
+                for head in range(4):
+                    g, sl = head // 2, slice(2 * head, 2 * head + 2)
+                    samples = [
+                        hand_trilinear(vol, t + o[0], y + o[1], x + o[2]) + m.kv_bias.double()
+                        for o in offsets[b, g, t, y, x].tolist()
+                    ]
+                    keys = torch.stack([s[sl] for s in samples])
+                    values = torch.stack([s[8:][sl] for s in samples])
+                    w = torch.softmax(keys @ q[b, n, sl].double() / math.sqrt(2), dim=0)
+                    expected[b, n, sl] = w @ values
+        expected = m.proj(expected.float())
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    _, attention = m.sampling(h)
+    assert attention.shape == (2, 4, 36, 6)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(2, 4, 36))
+
+
+def test_per_query_offset_gradients_flow():
+    m = _per_query(5)
+    m(torch.randn(1, 36, 10)).square().sum().backward()
+    assert m.offsets.pointwise.weight.grad.abs().sum() > 0 and m.offsets.depthwise.weight.grad.abs().sum() > 0
+
+
+def test_per_query_rejects_what_it_cannot_run():
+    with pytest.raises(ValueError, match="sampling must be one of shared, per_query"):
+        DeformableFusion(10, 8, 4, 2, TokenGrid(3, 4, 6), sampling="local")
+    with pytest.raises(ValueError, match="per_query sampling needs key_stride 1"):
+        DeformableFusion(10, 8, 4, 2, TokenGrid(3, 4, 6), key_stride=2, sampling="per_query")
+
+
+@pytest.mark.parametrize("mode", ["shared", "per_query"])
+def test_attended_positions_against_a_loop_over_samples(mode):
+    """Per query and frame: the mean sampled (y, x) weighted by head-averaged attention times the
+    sample's share of that frame, written as a plain loop over the samples."""
+    m = _per_query(6) if mode == "per_query" else _dsf(6)
+    with torch.no_grad():
+        m.offsets.pointwise.weight.mul_(5.0)  # offsets well away from the reference points
+    h = torch.randn(1, 36, 10)
+    with torch.no_grad():
+        offsets, attention = m.sampling(h)
+        looked = m.attended_positions(h)
+    assert looked.shape == (1, 3, 36, 2)
+    for n in (0, 17, 35):
+        t, y, x = n // 12, (n % 12) // 3, n % 3
+        if mode == "per_query":
+            samples = [
+                (g, [t + o[0], y + o[1], x + o[2]]) for g in range(2) for o in offsets[0, g, t, y, x].double().tolist()
+            ]
+        for f in range(3):
+            num, den = torch.zeros(2, dtype=torch.float64), 0.0
+            if mode == "per_query":
+                s_count = offsets.shape[-2]
+                for i, (g, pos) in enumerate(samples):
+                    heads = attention[0, 2 * g : 2 * g + 2, n, i % s_count].double().mean()
+                    w = float(heads) / 2 * max(0.0, 1 - abs(pos[0] - f))
+                    num += w * torch.tensor(pos[1:], dtype=torch.float64)
+                    den += w
+            else:
+                for g in range(2):
+                    for j in range(36):
+                        tj, yj, xj = j // 12, (j % 12) // 3, j % 3
+                        dt, dy, dx = offsets[0, g, tj, yj, xj].double().tolist()
+                        heads = attention[0, 2 * g : 2 * g + 2, n, j].double().mean()
+                        w = float(heads) / 2 * max(0.0, 1 - abs(tj + dt - f))
+                        num += w * torch.tensor([yj + dy, xj + dx], dtype=torch.float64)
+                        den += w
+            torch.testing.assert_close(looked[0, f, n], num / den, rtol=1e-6, atol=1e-6)

@@ -60,6 +60,8 @@ class DSFConfig:
     offset_range_t: float = 1.0  # bound of the predicted temporal offset dt, in frames
     offset_kernel: int = 3  # kernel of the depthwise 3-D conv of the offset network
     key_stride: int = 1  # reference points every key_stride cells (DAT's r): r^2 fewer keys than queries
+    sampling: str = "shared"  # "shared": keys at every reference point, for all queries; "per_query": own samples
+    points: int = 4  # per_query: samples per frame and offset group around each query's cell
     mlp_ratio: float = 1.0
 
 
@@ -252,3 +254,11 @@ def check_model_config(cfg: ModelConfig, prefix: str = "model") -> None:
         need(
             cfg.dsf.offset_range >= 0 and cfg.dsf.offset_range_t >= 0, "dsf.offset_range", "offset ranges must be >= 0"
         )
+        need(
+            cfg.dsf.sampling in ("shared", "per_query"),
+            "dsf.sampling",
+            f"must be 'shared' or 'per_query', got {cfg.dsf.sampling!r}",
+        )
+        if cfg.dsf.sampling == "per_query":
+            need(cfg.dsf.points >= 1, "dsf.points", f"must be >= 1, got {cfg.dsf.points}")
+            need(cfg.dsf.key_stride == 1, "dsf.key_stride", "per_query sampling has no reference grid: needs 1")

@@ -394,15 +394,19 @@ def run_study(
     *,
     max_minutes: float | None = None,
     only: list[str] | None = None,
+    seeds: list[int] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Run every unfinished run (or those of the variants in ``only``) until ``max_minutes`` have
-    passed (checked before each new run), then rebuild the summary and return it."""
+    """Run every unfinished run (or those of the variants in ``only`` and the seeds in ``seeds``)
+    until ``max_minutes`` have passed (checked before each new run), then rebuild the summary and
+    return it."""
     deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
     pending = [
         (variant, seed)
         for variant, seed in study.runs()
-        if not (only and variant not in only) and not (study.run_dir(variant, seed) / "results.json").exists()
+        if not (only and variant not in only)
+        and not (seeds is not None and seed not in seeds)
+        and not (study.run_dir(variant, seed) / "results.json").exists()
     ]
     if pending:
         ensure_datasets(study, log)
@@ -543,6 +547,10 @@ def diagnostics_digest(by_variant: dict[str, list[dict]]) -> dict[str, dict]:
             patterns = [d["offset_pattern"] for d in dsf if "offset_pattern" in d]
             out["dsf_pattern_share"] = _mean([p["pattern_share"] for p in patterns])
             out["dsf_content_px"] = _mean([p["content_px"] for p in patterns])
+            motion = [d["motion"] for d in dsf if d.get("motion", {}).get("slope") is not None]
+            if motion:
+                out["dsf_motion_slope"] = _mean([m["slope"] for m in motion])
+                out["dsf_motion_correlation"] = _mean([m.get("correlation") for m in motion])
         digest[variant] = out
     return digest
 
@@ -644,8 +652,8 @@ def summary_markdown(summary: dict, study: Study) -> str:
             "",
             "| variant | λ (min–max) | λ Adam reach | mixer/input: " + " / ".join(["dfe", "fcg", "dsf"]) + " "
             "| FCG purity (random) | DSF offset px: slowest → fastest joints (corr.) "
-            "| DSF fixed-pattern share (content px) |",
-            "|---|---|---|---|---|---|---|",
+            "| DSF fixed-pattern share (content px) | DSF follows motion: slope (corr.) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for variant, d in digest.items():
             ratios = " / ".join(num(d["mixer_ratio"].get(m)) for m in ("dfe", "fcg", "dsf"))
@@ -665,7 +673,12 @@ def summary_markdown(summary: dict, study: Study) -> str:
                 else "–"
             )
             reach = num(d.get("lambda_adam_reach"))
-            lines.append(f"| {variant} | {lam} | {reach} | {ratios} | {purity} | {offsets} | {pattern} |")
+            motion = (
+                f"{num(d['dsf_motion_slope'])} ({num(d.get('dsf_motion_correlation'))})"
+                if d.get("dsf_motion_slope") is not None
+                else "–"
+            )
+            lines.append(f"| {variant} | {lam} | {reach} | {ratios} | {purity} | {offsets} | {pattern} | {motion} |")
     return "\n".join(lines) + "\n"
 
 

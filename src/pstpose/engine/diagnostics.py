@@ -550,6 +550,7 @@ def module_diagnostics(
     ratios: dict[str, dict[str, list[float]]] = {n: {"mixer": [], "mlp": []} for n in model.refine}
     purity = {"all": [], "all_random": [], "body": [], "body_random": []}
     joint_offsets, joint_dt, joint_speed, all_offsets, all_dt = [], [], [], [], []
+    motion_true, motion_looked = [], []  # per joint and neighbouring frame: true / attended displacement
     pattern = OffsetPattern()
     count = 0
     model.eval()
@@ -582,13 +583,24 @@ def module_diagnostics(
                 all_offsets.append(spatial.reshape(-1))
                 all_dt.append(np.abs(off[..., 0]).reshape(-1))
                 key, stride = layout.frames // 2, block.mixer.key_stride
+                with torch.inference_mode():
+                    looked = block.mixer.attended_positions(r["mixer_in"]).cpu().numpy()  # (B, T, N, 2)
                 for b, clip in enumerate(batch):
                     speeds = joint_speeds(clip.joints, clip.frame_indices)
                     for j in np.flatnonzero(np.isfinite(speeds)):
-                        row, col = (i // stride for i in layout.cell_of(clip.joints[key, j]))  # its key
-                        joint_offsets.append(float(spatial[b, :, key, row, col].mean()))
-                        joint_dt.append(float(np.abs(off[b, :, key, row, col, 0]).mean()))
+                        row, col = layout.cell_of(clip.joints[key, j])
+                        krow, kcol = row // stride, col // stride  # the joint's reference point
+                        joint_offsets.append(float(spatial[b, :, key, krow, kcol].mean()))
+                        joint_dt.append(float(np.abs(off[b, :, key, krow, kcol, 0]).mean()))
                         joint_speed.append(float(speeds[j]))
+                        query = (key * layout.rows + row) * layout.cols + col
+                        for f in range(layout.frames):
+                            moved = clip.joints[f, j] - clip.joints[key, j]  # (x, y) input px
+                            if f == key or clip.frame_indices[f] == clip.frame_indices[key]:
+                                continue
+                            if np.isfinite(moved).all() and np.isfinite(looked[b, f, query]).all():
+                                motion_true.append(moved)
+                                motion_looked.append(layout.patch * (looked[b, f, query, ::-1] - (row, col)[::-1]))
 
     for batch in _batches(clips, batch_size):
         run(batch)
@@ -600,7 +612,35 @@ def module_diagnostics(
     )
     if pattern.count:
         report["dsf"]["offset_pattern"] = pattern.summary(layout.patch)
+    if "skipped" not in report["dsf"]:
+        report["dsf"]["motion"] = motion_following(motion_true, motion_looked)
     return report
+
+
+def motion_following(true: Sequence[np.ndarray], looked: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Does DSF's attention follow a joint into the neighbouring frames?
+
+    Pairs of (x, y) displacements in input pixels: the joint's true move from the keyframe to a
+    neighbouring frame, and where the query at the joint's keyframe cell attends in that frame
+    relative to its own cell (``DeformableFusion.attended_positions``). ``slope``: the least-
+    squares factor of looked on true through the origin (1 = follows, 0 = blind);
+    ``correlation`` of the components; ``error_px`` the mean distance between the looked-at and the
+    true displacement, beside ``still_error_px`` for attending straight at the own cell."""
+    d = np.asarray(true, dtype=np.float64).reshape(-1, 2)
+    p = np.asarray(looked, dtype=np.float64).reshape(-1, 2)
+    if d.shape != p.shape:
+        raise ValueError(f"motion_following: {d.shape[0]} true and {p.shape[0]} looked-at displacements")
+    out: dict[str, Any] = {"pairs": int(d.shape[0]), "slope": None, "correlation": None}
+    if d.shape[0] == 0:
+        return {**out, "error_px": None, "still_error_px": None}
+    out["error_px"] = float(np.linalg.norm(p - d, axis=1).mean())
+    out["still_error_px"] = float(np.linalg.norm(d, axis=1).mean())
+    squares = float((d * d).sum())
+    if squares > 0:
+        out["slope"] = float((p * d).sum() / squares)
+    if d.shape[0] >= 2 and d.std() > 0 and p.std() > 0:
+        out["correlation"] = float(np.corrcoef(d.reshape(-1), p.reshape(-1))[0, 1])
+    return out
 
 
 def _stack(batch: list[DiagnosticClip], device: torch.device) -> torch.Tensor:

@@ -41,6 +41,8 @@ def _refinement_mixer(name: str, cfg: ModelConfig, grid: TokenGrid) -> nn.Module
         sec.offset_range_t,
         sec.offset_range,
         sec.key_stride,
+        sec.sampling,
+        sec.points,
     )
 
 
