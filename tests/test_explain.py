@@ -177,3 +177,34 @@ def test_dsf_panel_with_a_key_stride_draws_the_key_grid(tmp_path, synthetic_root
     np.testing.assert_allclose(s.weights.reshape(2, -1).sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(s.reference[2, 3, 1], [2.0, 10.0, 4.0])  # rows 9-11, cols 3-5
     assert cv2.imread(str(result.paths["dsf"])) is not None
+
+
+def test_dsf_panel_with_per_query_sampling_draws_the_querys_own_samples(tmp_path, synthetic_root, shipped):
+    """Per-query sampling on the shipped weights (a new offset layer, at its ring start): the panel
+    reads the query's own 3 frames x 4 points per group, from the query's cell, weights summing to
+    one, and those weights and positions reproduce the module's output for the query."""
+    from pstpose.models.layers import merge_heads
+    from pstpose.models.pstpose import PSTPose
+
+    cfg = shipped.config
+    model = PSTPose(dataclasses.replace(cfg, dsf=dataclasses.replace(cfg.dsf, sampling="per_query")))
+    state = {k: v for k, v in shipped.state_dict().items() if "dsf.mixer.offsets.pointwise" not in k}
+    missing = model.load_state_dict(state, strict=False).missing_keys
+    assert sorted(missing) == ["refine.dsf.mixer.offsets.pointwise.bias", "refine.dsf.mixer.offsets.pointwise.weight"]
+    result = explain_source(model.eval(), synthetic_root, "left_wrist", tmp_path, frame=2, scale=1)
+    s, e = result.explanation.dsf, result.explanation
+    assert s.per_query and s.offsets.shape == (2, 12, 3) and s.weights.shape == (2, 12)
+    np.testing.assert_array_equal(s.reference, e.query)
+    np.testing.assert_allclose(s.weights.sum(axis=1), 1.0, atol=1e-6)
+    starts, positions, _ = s.samples()
+    np.testing.assert_array_equal(positions[:, :, 0], np.tile(np.repeat([0.0, 1.0, 2.0], 4), (2, 1)))  # 4 a frame
+    assert np.abs(positions[..., 1:] - starts[..., 1:]).max() <= cfg.dsf.offset_range + 1e-9
+    assert cv2.imread(str(result.paths["dsf"])) is not None
+    mixer = model.refine["dsf"].mixer
+    torch.manual_seed(0)
+    h = torch.randn(1, model.grid.num_tokens, cfg.backbone.embed_dim)
+    with torch.no_grad():
+        offsets, attention = mixer.sampling(h)
+        _, v = mixer.query_keys_values(h, offsets)
+        rebuilt = mixer.proj(merge_heads(torch.einsum("bhns,bhnsd->bhnd", attention, v)))
+        np.testing.assert_allclose(rebuilt.numpy(), mixer(h).numpy(), atol=1e-5)

@@ -75,12 +75,23 @@ class SamplingMap:
     """DSF for the query: every key's offsets (G, T, rows', cols', 3) as (dt, dy, dx) in cells
     from its reference point ``reference`` (T, rows', cols', 3; with key stride 1 the key grid is
     the token grid and each key starts at its own cell), and the query's softmax weight on each
-    sampled key (G, T, rows', cols'), averaged over the heads of each offset group."""
+    sampled key (G, T, rows', cols'), averaged over the heads of each offset group.
+
+    Per-query sampling (``per_query``): the query's own S samples, offsets (G, S, 3) from the
+    query's cell ``reference`` (3,), and their weights (G, S)."""
 
     offsets: np.ndarray
     weights: np.ndarray
     reference: np.ndarray
     stride: int = 1
+    per_query: bool = False
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every sample the query weighs, per group: start cells (G, M, 3), sampled cell positions
+        (G, M, 3), both as (t, y, x), and weights (G, M)."""
+        g = self.offsets.shape[0]
+        starts = np.broadcast_to(self.reference, self.offsets.shape).reshape(g, -1, 3)
+        return starts, starts + self.offsets.reshape(g, -1, 3), self.weights.reshape(g, -1)
 
 
 @dataclass
@@ -180,13 +191,21 @@ def explain_clip(model: nn.Module, view: ClipView, joint: int | str) -> Explanat
         else:
             offsets, attention = dsf.sampling(stage_input("dsf"))
             per_group = attention[0, :, q].double().reshape(dsf.groups, dsf.num_heads // dsf.groups, -1).mean(dim=1)
-            keys = dsf.key_grid
-            out.dsf = SamplingMap(
-                offsets[0].double().cpu().numpy(),
-                per_group.cpu().numpy().reshape(dsf.groups, keys.frames, keys.height, keys.width),
-                dsf.reference_points().double().numpy(),
-                dsf.key_stride,
-            )
+            if dsf.sampling_mode == "per_query":
+                out.dsf = SamplingMap(
+                    offsets[0, :, key, int(row), int(col)].double().cpu().numpy(),
+                    per_group.cpu().numpy(),
+                    np.array([key, row, col], dtype=np.float64),
+                    per_query=True,
+                )
+            else:
+                keys = dsf.key_grid
+                out.dsf = SamplingMap(
+                    offsets[0].double().cpu().numpy(),
+                    per_group.cpu().numpy().reshape(dsf.groups, keys.frames, keys.height, keys.width),
+                    dsf.reference_points().double().numpy(),
+                    dsf.key_stride,
+                )
     return out
 
 
@@ -407,30 +426,34 @@ def _render_sampling(view: ClipView, expl: Explanation, scale: int, top: int, co
         return int(round((x + 0.5) * scale - 0.5)), int(round((y + 0.5) * scale - 0.5))
 
     notes = []
-    for g in range(s.weights.shape[0]):
+    starts, positions, weights = s.samples()
+    if s.per_query:  # the star: the query's own cell, the centre its samples start around
+        own = [s.reference] * len(weights)
+    else:  # the star: the key sampled from the query's own reference point
+        qt, qr, qc = expl.query[0], expl.query[1] // s.stride, expl.query[2] // s.stride
+        own = positions[:, np.ravel_multi_index((qt, qr, qc), s.weights.shape[1:])]
+    for g in range(len(weights)):
         color = GROUP_COLORS_BGR[g % len(GROUP_COLORS_BGR)]
-        flat = s.weights[g].reshape(-1)
+        flat = weights[g]
         order = np.argsort(-flat, kind="stable")[:top]
-        notes.append(f"group {g}: top {len(order)} keys = {100 * flat[order].sum():.0f}%")
+        notes.append(
+            f"group {g}: top {len(order)} {'samples' if s.per_query else 'keys'} = {100 * flat[order].sum():.0f}%"
+        )
         peak = float(flat[order[0]]) or 1.0
         for idx in order:
-            t, r, c = np.unravel_index(idx, s.weights.shape[1:])
-            dt, dy, dx = s.offsets[g, t, r, c]
-            ref = s.reference[t, r, c, 1:]
-            shown = int(np.clip(round(t + dt), 0, t_count - 1))
-            target = to_px(ref + np.array([dy, dx]))
-            if shown == t:
-                cv2.line(tiles[shown], to_px(ref), target, color, 1, cv2.LINE_AA)
+            start, at = starts[g, idx], positions[g, idx]
+            shown = int(np.clip(round(at[0]), 0, t_count - 1))
+            target = to_px(at[1:])
+            if shown == round(start[0]):
+                cv2.line(tiles[shown], to_px(start[1:]), target, color, 1, cv2.LINE_AA)
             radius = int(round(scale * (1.5 + 4.0 * np.sqrt(flat[idx] / peak))))
             cv2.circle(tiles[shown], target, radius, color, -1, cv2.LINE_AA)
             cv2.circle(tiles[shown], target, radius, (0, 0, 0), 1, cv2.LINE_AA)
-        qt, qr, qc = expl.query[0], expl.query[1] // s.stride, expl.query[2] // s.stride  # the query's key
-        dt, dy, dx = s.offsets[g, qt, qr, qc]
-        shown = int(np.clip(round(qt + dt), 0, t_count - 1))
-        target = to_px(s.reference[qt, qr, qc, 1:] + np.array([dy, dx]))
-        cv2.drawMarker(tiles[shown], target, color, cv2.MARKER_STAR, 8 * scale, 2)
+        shown = int(np.clip(round(own[g][0]), 0, t_count - 1))
+        cv2.drawMarker(tiles[shown], to_px(own[g][1:]), color, cv2.MARKER_STAR, 8 * scale, 2)
     tiles = [_decorate(tile, t, view, expl, scale) for t, tile in enumerate(tiles)]
-    label = "; ".join(notes) + "; star = the query's own sampling point"
+    star = "the query's own cell" if s.per_query else "the query's own sampling point"
+    label = "; ".join(notes) + f"; star = {star}"
     title = f"DSF sampling points the {expl.joint_name} query attends to (colour = offset group, size = weight)"
     return _assemble(title, [(label, tiles)], columns, scale)
 
