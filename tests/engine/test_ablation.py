@@ -222,3 +222,13 @@ def test_seeds_option_runs_only_those_seeds(tmp_path, dataset, monkeypatch, caps
     assert main(["ablate", str(path), "--seeds", "x"]) == 2
     assert "--seeds: expected comma-separated integers, got 'x'" in capsys.readouterr().err
     assert calls == [("no-dsf", 0), ("no-dsf", 1)]
+
+
+def test_diagnostics_outdated_until_every_dsf_report_has_motion():
+    motion = {"dsf": {"offset_pattern": {}, "motion": {"slope": 0.1}}}
+    old = {"dsf": {"offset_pattern": {}}}
+    no_dsf = {"dsf": {"skipped": "the model has no DSF module"}}
+    assert ablation.diagnostics_outdated({})
+    assert ablation.diagnostics_outdated({"diagnostics": {"standard": motion, "clutter": old}})
+    assert not ablation.diagnostics_outdated({"diagnostics": {"standard": motion, "clutter": motion}})
+    assert not ablation.diagnostics_outdated({"diagnostics": {"standard": no_dsf}})

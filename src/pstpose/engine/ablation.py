@@ -291,9 +291,21 @@ def run_diagnostics(study: Study, model) -> dict[str, Any]:
     return {t.name: module_diagnostics(model, t.root, split=t.split, max_clips=DIAGNOSTIC_CLIPS, seed=0) for t in tests}
 
 
+def diagnostics_outdated(document: dict) -> bool:
+    """Whether a results document lacks diagnostics, or has DSF diagnostics from before the
+    motion-following figures existed."""
+    diagnostics = document.get("diagnostics")
+    if diagnostics is None:
+        return True
+    return any(
+        "skipped" not in report.get("dsf", {}) and "motion" not in report.get("dsf", {})
+        for report in diagnostics.values()
+    )
+
+
 def add_missing_diagnostics(study: Study, log: Callable[[str], None] = print) -> int:
-    """Diagnostics for finished runs that lack them and still have their checkpoint (runs
-    finished before diagnostics existed); returns how many were added."""
+    """Diagnostics for finished runs that lack them (or hold an outdated set) and still have their
+    checkpoint (runs finished before the diagnostics existed); returns how many were added."""
     import json
 
     from pstpose.io import write_json
@@ -306,7 +318,7 @@ def add_missing_diagnostics(study: Study, log: Callable[[str], None] = print) ->
         if not path.exists() or not (run_dir / "last.pt").exists():
             continue
         document = json.loads(path.read_text())
-        if "diagnostics" in document:
+        if not diagnostics_outdated(document):
             continue
         log(f"{variant} seed {seed}: module diagnostics")
         document["diagnostics"] = run_diagnostics(study, load_model(run_dir / "last.pt").eval())
