@@ -432,3 +432,44 @@ def test_motion_following_by_hand():
     blind = motion_following(true, [np.zeros(2)] * 3)
     assert blind["slope"] == 0.0 and blind["correlation"] is None and blind["error_px"] == blind["still_error_px"]
     assert motion_following([], [])["slope"] is None
+
+
+@pytest.mark.parametrize("sampling", ["shared", "per_query"])
+def test_motion_following_pairs_against_a_loop(sampling, rng):
+    """The motion figures pair, for every (clip, joint present in the keyframe, other frame where
+    it is present), the joint's true move with where DSF's query at its keyframe cell attends in
+    that frame, relative to that cell; rebuilt here from the DSF input and the attended positions."""
+    torch.manual_seed(2)
+    model = build_model("tiny", image_size=(64, 48), fcg={"num_clusters": 6, "knn": 3}, dsf={"sampling": sampling})
+    with torch.no_grad():
+        for p in model.refine.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    model.eval()
+    layout = TokenLayout.of_model(model)
+    clips = []
+    for i in range(3):
+        joints = rng.uniform(0, 47, (3, 17, 2))
+        joints[rng.random((3, 17)) < 0.2] = np.nan
+        frames = np.array([4, 4, 5]) if i == 2 else np.array([4, 5, 6])  # clip 2: frame 0 repeats the keyframe
+        clips.append(DiagnosticClip(torch.randn(3, 3, 64, 48), joints, frames, None))
+    report = module_diagnostics(model, clips, batch_size=2)["dsf"]["motion"]
+    true, looked = [], []
+    for clip in clips:
+        with torch.no_grad(), BlockRecorder(model) as rec:
+            model(clip.clip[None])
+            at = model.refine["dsf"].mixer.attended_positions(rec.records["dsf"]["mixer_in"])[0].numpy()
+        speeds = joint_speeds(clip.joints, clip.frame_indices)
+        for j in range(17):
+            if not np.isfinite(speeds[j]):
+                continue
+            r, c = brute_cell(layout, *clip.joints[1, j])
+            for f in (0, 2):
+                if clip.frame_indices[f] == clip.frame_indices[1] or not np.isfinite(clip.joints[f, j]).all():
+                    continue
+                y, x = at[f, r * layout.cols + c + layout.rows * layout.cols]
+                true.append(clip.joints[f, j] - clip.joints[1, j])
+                looked.append(np.array([16 * (x - c), 16 * (y - r)]))
+    assert report["pairs"] == len(true) > 10
+    expected = motion_following(true, looked)
+    for key in ("slope", "correlation", "error_px", "still_error_px"):
+        assert report[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9)
