@@ -143,6 +143,9 @@ def test_a_half_finished_run_resumes_from_its_last_checkpoint(tmp_path, dataset,
         ({"data": {"train": "x"}}, "data needs 'train'"),
         ({"compare": {"no-dsf": "nope"}}, "compare.no-dsf: 'no-dsf' and 'nope' must be two variants"),
         ({"compare": ["no-dsf"]}, "compare must be a mapping"),
+        ({"compare": {"no-dsf": ["full", "nope"]}}, "compare.no-dsf: 'no-dsf' and 'nope' must be two variants"),
+        ({"compare": {"no-dsf": [1]}}, "compare.no-dsf: expected a variant name or a list of them"),
+        ({"compare": {"no-dsf": []}}, "compare.no-dsf: expected a variant name or a list of them"),
     ],
 )
 def test_bad_study_files_are_refused_by_name(tmp_path, dataset, change, message, capsys):
@@ -181,12 +184,16 @@ def test_the_shipped_studies_load_and_every_run_config_validates():
             assert cfg.train.amp == "bf16"
 
 
-def test_compare_pairs_a_variant_with_its_base_by_seed_and_sequence(tmp_path, dataset):
-    """The paired difference against a ``compare`` base is the mean of the per-(seed, sequence)
-    differences of the runs both have (seed 1 of the base is missing here: seed 0 alone pairs)."""
-    path = _study(tmp_path, dataset, compare={"no-dsf": "full"})
+def test_compare_pairs_a_variant_with_its_bases_by_seed_and_sequence(tmp_path, dataset):
+    """The paired difference against each ``compare`` base is the mean of the per-(seed, sequence)
+    differences of the runs both have (seed 1 of ``full`` is missing here: seed 0 alone pairs with
+    it); a single name and a list of names both work."""
+    variants = {"full": {}, "no-dsf": {"model.dsf.enabled": False}, "no-fcg": {"model.fcg.enabled": False}}
+    single = ablation.load_study(_study(tmp_path, dataset, variants=variants, compare={"no-dsf": "full"}))
+    assert single.compare == {"no-dsf": ["full"]}
+    path = _study(tmp_path, dataset, variants=variants, compare={"no-dsf": ["full", "no-fcg"]})
     study = ablation.load_study(path)
-    assert study.compare == {"no-dsf": "full"}
+    assert study.compare == {"no-dsf": ["full", "no-fcg"]}
 
     def run(variant, seed, per_sequence):
         test = {"ap": {"Mean": 50.0}, "per_sequence_ap": per_sequence, "temporal": {"error_by_speed": []}}
@@ -195,16 +202,21 @@ def test_compare_pairs_a_variant_with_its_base_by_seed_and_sequence(tmp_path, da
 
     runs = [
         run("full", 0, {"a": 40.0, "b": 50.0, "c": 60.0}),
+        run("no-fcg", 0, {"a": 40.0, "b": 40.0, "c": 40.0}),
+        run("no-fcg", 1, {"a": 50.0, "b": 50.0, "c": 50.0}),
         run("no-dsf", 0, {"a": 42.0, "b": 49.0, "c": 63.0}),
-        run("no-dsf", 1, {"a": 90.0, "b": 90.0, "c": 90.0}),  # no base run for seed 1: not paired
+        run("no-dsf", 1, {"a": 90.0, "b": 90.0, "c": 90.0}),  # no full run for seed 1: not paired with full
     ]
     summary = ablation.summarize(study, runs)
-    d = summary["variants"]["no-dsf"]["tests"]["standard"]["ap_diff_vs_base"]
-    assert d["base"] == "full" and d["diff"] == pytest.approx((2 - 1 + 3) / 3, abs=1e-4)
-    assert d["low"] <= d["diff"] <= d["high"]
-    assert summary["variants"]["no-dsf"]["tests"]["standard"]["ap_diff_vs_reference"] == pytest.approx(d["diff"])
+    vs_full, vs_fcg = summary["variants"]["no-dsf"]["tests"]["standard"]["ap_diff_vs_base"]
+    assert vs_full["base"] == "full" and vs_full["diff"] == pytest.approx((2 - 1 + 3) / 3, abs=1e-4)
+    assert vs_full["low"] <= vs_full["diff"] <= vs_full["high"]
+    assert summary["variants"]["no-dsf"]["tests"]["standard"]["ap_diff_vs_reference"] == pytest.approx(vs_full["diff"])
+    # against no-fcg both seeds pair: (2 + 9 + 23) / 3 for seed 0 and 40 for each sequence of seed 1
+    assert vs_fcg["base"] == "no-fcg" and vs_fcg["diff"] == pytest.approx((2 + 9 + 23 + 3 * 40) / 6, abs=1e-4)
     text = ablation.summary_markdown(summary, study)
-    assert "against the variant each one changes" in text and "| no-dsf | full | +1.3 [" in text
+    assert "against the variants named in `compare`" in text
+    assert "| no-dsf | full | +1.3 [" in text and "| no-dsf | no-fcg | +25.7 [" in text
 
 
 def test_seeds_option_runs_only_those_seeds(tmp_path, dataset, monkeypatch, capsys):

@@ -10,8 +10,9 @@ from whatever runs have finished, so a study can be completed over several sitti
 An optional ``pretrain`` stage trains one model first and every variant starts from its weights
 (as the paper's variants all start from ViTPose); the synthetic datasets are generated when their
 folders are missing, from seeds given in the file. An optional ``compare`` mapping pairs a
-variant with the variant it changes (``{fixed-variant: its-base}``): the summary then gives their
-paired difference too, beside the difference to ``full``.
+variant with the variant it changes, or with several (``{fixed-variant: its-base}`` or
+``{variant: [base1, base2]}``): the summary then gives those paired differences too, beside the
+difference to ``full``.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Study:
     pretrain: dict[str, Any] | None = None
     generate: dict[str, Any] | None = None
     evaluation: dict[str, Any] = field(default_factory=dict)
-    compare: dict[str, str] = field(default_factory=dict)  # variant -> the variant it is paired with
+    compare: dict[str, list[str]] = field(default_factory=dict)  # variant -> the variants it is paired with
     source: Path | None = None
 
     def runs(self) -> list[tuple[str, int]]:
@@ -128,12 +129,18 @@ def load_study(path: str | Path) -> Study:
             tests.append(TestSet(name, spec["root"], str(spec.get("split", "train"))))
         else:
             raise ConfigError(f"{path}: data.tests.{name} must be a dataset root or {{root, split}}")
-    compare = data.get("compare") or {}
-    if not isinstance(compare, dict):
-        raise ConfigError(f"{path}: compare must be a mapping of variant -> the variant it is paired with")
-    for name, base in compare.items():
-        if name not in variants or base not in variants or name == base:
-            raise ConfigError(f"{path}: compare.{name}: {name!r} and {base!r} must be two variants of the study")
+    raw_compare = data.get("compare") or {}
+    if not isinstance(raw_compare, dict):
+        raise ConfigError(f"{path}: compare must be a mapping of variant -> the variant(s) it is paired with")
+    compare: dict[str, list[str]] = {}
+    for name, bases in raw_compare.items():
+        bases = [bases] if isinstance(bases, str) else bases
+        if not isinstance(bases, list) or not bases or not all(isinstance(b, str) for b in bases):
+            raise ConfigError(f"{path}: compare.{name}: expected a variant name or a list of them, got {bases!r}")
+        for base in bases:
+            if name not in variants or base not in variants or name == base:
+                raise ConfigError(f"{path}: compare.{name}: {name!r} and {base!r} must be two variants of the study")
+        compare[str(name)] = list(dict.fromkeys(bases))
     base_dir = path.parent
     out = Path(data.get("out") or f"studies/{data.get('name') or path.stem}")
     return Study(
@@ -148,7 +155,7 @@ def load_study(path: str | Path) -> Study:
         pretrain=data.get("pretrain"),
         generate=data.get("generate"),
         evaluation=dict(data.get("evaluation") or {}),
-        compare={str(k): str(v) for k, v in compare.items()},
+        compare=compare,
         source=path if base_dir else None,
     )
 
@@ -479,15 +486,14 @@ def summarize(study: Study, runs: list[dict], reference: str = "full") -> dict:
                 entry.update(
                     {"ap_diff_vs_reference": _finite(diff), "ap_diff_low": _finite(dlo), "ap_diff_high": _finite(dhi)}
                 )
-            base = study.compare.get(variant)
-            if base in by_variant:
+            bases = [base for base in study.compare.get(variant, []) if base in by_variant]
+            if bases:
+                entry["ap_diff_vs_base"] = []
+            for base in bases:
                 diff, dlo, dhi = _paired_difference(items, by_variant[base], test.name, paired_bootstrap)
-                entry["ap_diff_vs_base"] = {
-                    "base": base,
-                    "diff": _finite(diff),
-                    "low": _finite(dlo),
-                    "high": _finite(dhi),
-                }
+                entry["ap_diff_vs_base"].append(
+                    {"base": base, "diff": _finite(diff), "low": _finite(dlo), "high": _finite(dhi)}
+                )
             table[variant]["tests"][test.name] = entry
     return {
         "study": study.name,
@@ -623,20 +629,21 @@ def summary_markdown(summary: dict, study: Study) -> str:
             else:
                 cells.append(f"{e['ap_diff_vs_reference']:+.1f} [{e['ap_diff_low']:+.1f}, {e['ap_diff_high']:+.1f}]")
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
-    paired = [(v, e) for v, e in summary["variants"].items() if any("ap_diff_vs_base" in e["tests"][t] for t in tests)]
+    paired = []  # (variant, base, cells) in the order of the variants, then of their bases
+    for variant, entry in summary["variants"].items():
+        bases = {d["base"]: None for t in tests for d in entry["tests"][t].get("ap_diff_vs_base", [])}
+        for base in bases:
+            cells = []
+            for t in tests:
+                d = next((d for d in entry["tests"][t].get("ap_diff_vs_base", []) if d["base"] == base), None)
+                ok = d is not None and d["diff"] is not None
+                cells.append(f"{d['diff']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]" if ok else "–")
+            paired.append((variant, base, cells))
     if paired:
-        lines += ["", "### paired difference in mAP against the variant each one changes (`compare`)", ""]
+        lines += ["", "### paired difference in mAP against the variants named in `compare`", ""]
         lines.append("| variant | against | " + " | ".join(tests) + " |")
         lines.append("|---|---|" + "---|" * len(tests))
-        for variant, entry in paired:
-            cells, base = [], "–"
-            for t in tests:
-                d = entry["tests"][t].get("ap_diff_vs_base")
-                if d is None or d["diff"] is None:
-                    cells.append("–")
-                    continue
-                base = d["base"]
-                cells.append(f"{d['diff']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]")
+        for variant, base, cells in paired:
             lines.append(f"| {variant} | {base} | " + " | ".join(cells) + " |")
     lines += ["", "### acceleration error (px/frame², mean ± 95% t half-width over seeds)", ""]
     lines.append("| variant | " + " | ".join(tests) + " |")
