@@ -718,41 +718,52 @@ def write_plots(summary: dict, study: Study) -> list[Path]:
     tests = [t.name for t in study.tests]
     if not variants:
         return []
+    # one colour per variant in both plots (tab10 repeats after 10 variants)
+    palette = plt.get_cmap("tab10" if len(variants) <= 10 else "tab20")
+    colours = {v: palette(k % palette.N) for k, v in enumerate(variants)}
+    legend_rows = math.ceil(len(variants) / 4)
     written = []
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(tests), 3.6))
-    width = 0.8 / len(variants)
+    # Points with their intervals on an axis zoomed to the data: the differences that matter are
+    # a point or two of mAP, invisible on bars that start at 0.
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(tests), 3.4 + 0.22 * legend_rows))
+    step = 0.8 / len(variants)
     for k, variant in enumerate(variants):
         entries = [summary["variants"][variant]["tests"].get(t, {}) for t in tests]
-        means = [e.get("ap_mean") or 0.0 for e in entries]
-        errors = [0.0 if e.get("ap_low") is None else (e["ap_high"] - e["ap_low"]) / 2 for e in entries]
-        xs = [i + (k - (len(variants) - 1) / 2) * width for i in range(len(tests))]
-        ax.bar(xs, means, width, yerr=errors, label=variant, capsize=2)
+        points = [(i, e) for i, e in enumerate(entries) if e.get("ap_mean") is not None]
+        xs = [i + (k - (len(variants) - 1) / 2) * step for i, _ in points]
+        means = [e["ap_mean"] for _, e in points]
+        errors = [0.0 if e.get("ap_low") is None else (e["ap_high"] - e["ap_low"]) / 2 for _, e in points]
+        ax.errorbar(xs, means, yerr=errors, fmt="o", markersize=4, capsize=2, color=colours[variant], label=variant)
     ax.set_xticks(range(len(tests)), tests)
+    for i in range(1, len(tests)):
+        ax.axvline(i - 0.5, color="0.85", linewidth=0.8)
     ax.set_ylabel("mAP")
-    ax.set_title(f"{study.name}: mAP per test set (95% interval over seeds)")
-    ax.legend(fontsize=7, ncols=min(len(variants), 4))
+    ax.set_title(f"{study.name}: mAP per test set (mean, 95% interval over seeds)", fontsize=10)
+    ax.legend(fontsize=7, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     fig.tight_layout()
     with atomic_path(study.out / "ap.png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     written.append(study.out / "ap.png")
 
-    fig, axes = plt.subplots(1, len(tests), figsize=(3.0 * len(tests), 3.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(tests), figsize=(3.0 * len(tests), 3.4), sharey=True, squeeze=False)
     for ax, test in zip(axes[0], tests):
         for variant in variants:
             rows = summary["variants"][variant]["tests"].get(test, {}).get("error_by_speed", [])
             points = [(k, r["mean_error_px"]) for k, r in enumerate(rows) if r["mean_error_px"] is not None]
             if points:
-                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=variant)
+                xs, ys = [p[0] for p in points], [p[1] for p in points]
+                ax.plot(xs, ys, marker="o", markersize=3, color=colours[variant], label=variant)
         if rows := summary["variants"][variants[0]]["tests"].get(test, {}).get("error_by_speed", []):
             labels = [f"{r['lo']:g}-{'' if r['hi'] is None else format(r['hi'], 'g')}" for r in rows]
             ax.set_xticks(range(len(labels)), labels, fontsize=7)
         ax.set_title(test, fontsize=9)
         ax.set_xlabel("true joint speed (px/frame)", fontsize=8)
     axes[0][0].set_ylabel("keypoint error (px)")
-    if axes[0][-1].get_legend_handles_labels()[0]:
-        axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, fontsize=7, ncols=min(len(variants), 6), loc="lower center", frameon=False)
+    fig.tight_layout(rect=(0, 0.05 + 0.045 * math.ceil(len(variants) / 6), 1, 1))
     with atomic_path(study.out / "error_by_speed.png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
