@@ -486,14 +486,13 @@ def summarize(study: Study, runs: list[dict], reference: str = "full") -> dict:
                 entry.update(
                     {"ap_diff_vs_reference": _finite(diff), "ap_diff_low": _finite(dlo), "ap_diff_high": _finite(dhi)}
                 )
-            bases = [base for base in study.compare.get(variant, []) if base in by_variant]
-            if bases:
-                entry["ap_diff_vs_base"] = []
-            for base in bases:
-                diff, dlo, dhi = _paired_difference(items, by_variant[base], test.name, paired_bootstrap)
-                entry["ap_diff_vs_base"].append(
-                    {"base": base, "diff": _finite(diff), "low": _finite(dlo), "high": _finite(dhi)}
-                )
+            paired = {}  # base variant -> paired difference, for the bases that have runs
+            for base in study.compare.get(variant, []):
+                if base in by_variant:
+                    diff, dlo, dhi = _paired_difference(items, by_variant[base], test.name, paired_bootstrap)
+                    paired[base] = {"diff": _finite(diff), "low": _finite(dlo), "high": _finite(dhi)}
+            if paired:
+                entry["ap_diff_vs_base"] = paired
             table[variant]["tests"][test.name] = entry
     return {
         "study": study.name,
@@ -631,13 +630,14 @@ def summary_markdown(summary: dict, study: Study) -> str:
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     paired = []  # (variant, base, cells) in the order of the variants, then of their bases
     for variant, entry in summary["variants"].items():
-        bases = {d["base"]: None for t in tests for d in entry["tests"][t].get("ap_diff_vs_base", [])}
-        for base in bases:
-            cells = []
-            for t in tests:
-                d = next((d for d in entry["tests"][t].get("ap_diff_vs_base", []) if d["base"] == base), None)
-                ok = d is not None and d["diff"] is not None
-                cells.append(f"{d['diff']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]" if ok else "–")
+        for base in study.compare.get(variant, []):
+            found = [entry["tests"][t].get("ap_diff_vs_base", {}).get(base) for t in tests]
+            if not any(found):
+                continue
+            cells = [
+                "–" if d is None or d["diff"] is None else f"{d['diff']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]"
+                for d in found
+            ]
             paired.append((variant, base, cells))
     if paired:
         lines += ["", "### paired difference in mAP against the variants named in `compare`", ""]
